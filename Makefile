@@ -1,0 +1,35 @@
+# The README's commands. `make test` is what CI runs (.ci/run calls it).
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: test lint fmt clippy nextest doctest infra-up infra-down bench build
+
+test: lint infra-up nextest doctest
+
+lint: fmt clippy
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+# Every test of every crate, against the real broker and Redis that infra-up started.
+nextest:
+	$(CARGO) nextest run --workspace --locked --no-fail-fast
+
+doctest:
+	$(CARGO) test --workspace --doc --locked
+
+infra-up:
+	scripts/infra.sh up
+
+infra-down:
+	scripts/infra.sh down
+
+build:
+	$(CARGO) build --workspace --locked
+
+# Criterion benchmarks; each prints its figures beside a baseline measured in the same run.
+bench:
+	$(CARGO) bench -p tracechain-core --bench core

@@ -1,0 +1,45 @@
+//! What every tracechain HTTP service shares, on actix-web 4:
+//!
+//! - [`problem`]: RFC 9457 problem+json errors and [`ApiError`], the one
+//!   place per service where typed errors become HTTP;
+//! - [`defaults`]: problem+json instead of actix's plain-text extractor
+//!   errors, 404 and 405; [`ProblemResponses`] converts whatever is left;
+//! - [`auth`]: API keys (SHA-256 hashed, constant-time lookup) and the
+//!   [`Principal`] extractor with role checks;
+//! - [`health`]: `/healthz`, `/readyz` with [`ReadinessCheck`]s, `/metrics`;
+//! - [`metrics`]: the Prometheus registry handle services register into;
+//! - [`request_id`] and [`RequestTelemetry`]: request ids, spans, W3C trace
+//!   context, request logs and metrics;
+//! - [`server`]: bind (port 0 allowed), run, stop gracefully on a future.
+//!
+//! [`app()`] builds an `App` with all of it in one call.
+
+pub mod app;
+pub mod auth;
+pub mod defaults;
+pub mod health;
+pub mod metrics;
+pub mod problem;
+pub mod problem_responses;
+pub mod request_id;
+pub mod request_telemetry;
+pub mod server;
+
+pub use app::{HttpDefaults, app};
+pub use auth::{
+    ApiKeyEntry, ApiKeyEntryError, ApiKeyTable, ApiKeyTableError, AuthError, Principal,
+    generate_api_key,
+};
+pub use defaults::{Limits, configure_defaults, method_not_allowed};
+pub use health::{Readiness, ReadinessCheck, check_fn};
+pub use metrics::Metrics;
+pub use problem::{ApiError, FieldError, Problem};
+pub use problem_responses::ProblemResponses;
+pub use request_id::RequestId;
+pub use request_telemetry::RequestTelemetry;
+pub use server::{HttpSettings, Server, ServerError, bind, shutdown_signal};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use actix_web;
+}
