@@ -31,5 +31,6 @@ build:
 	$(CARGO) build --workspace --locked
 
 # Criterion benchmarks; each prints its figures beside a baseline measured in the same run.
-bench:
+bench: infra-up
 	$(CARGO) bench -p tracechain-core --bench core
+	$(CARGO) bench -p tracechain-store --bench store

@@ -5,7 +5,7 @@
 //! - root of the empty tree: `SHA-256("")`
 //!
 //! The distinct prefixes keep a leaf from ever being mistaken for an interior
-//! node (second-preimage resistance of the tree). A [`Hash`] is always exactly
+//! node (second-preimage resistance of the tree). A [`Hash`](struct@Hash) is always exactly
 //! 32 bytes; its text forms are lowercase hex (Display, serde) and padded
 //! standard base64 (signed notes, the transparency-dev test vectors).
 

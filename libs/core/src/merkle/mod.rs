@@ -2,7 +2,7 @@
 //! prefix, interior nodes with 0x01, so any standard transparency-log verifier
 //! can check our proofs.
 //!
-//! - [`hash`]: the [`Hash`] type and the leaf/node hash functions.
+//! - [`hash`]: the [`Hash`](struct@Hash) type and the leaf/node hash functions.
 //! - [`proof`]: inclusion and consistency proofs and their verification.
 //! - [`accumulator`]: an O(log n) append-only accumulator of the current root.
 //! - [`store`]: where the log keeps its nodes ([`NodeStore`], [`MemoryNodeStore`]).

@@ -302,3 +302,35 @@ fn nesting_is_bounded() {
         Err(CanonicalError::TooDeep)
     ));
 }
+
+/// What the `serde_json_canonicalizer` crate (0.3) does, recorded as facts: it
+/// conforms on the RFC's examples, but rounds integers beyond 2^53 (every
+/// integer goes through `as f64`) and, reading text with `serde_json`, lets a
+/// duplicate member name silently win. That is why `canonical` is our own.
+#[test]
+fn serde_json_canonicalizer_conforms_but_rounds_and_accepts_duplicates() {
+    let sample = r#"{"numbers":[333333333.33333329,1E30,4.50,2e-3,0.000000000000000000000000001],"string":"\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/","literals":[null,true,false]}"#;
+    assert_eq!(
+        serde_json_canonicalizer::pipe(sample).unwrap().into_bytes(),
+        canonicalize_str(sample).unwrap()
+    );
+    for bits in [
+        0x444b1ae4d6e2ef50_u64,
+        0x3eb0c6f7a0b5ed8c,
+        0x8000000000000000,
+    ] {
+        let value = json!(f64::from_bits(bits));
+        assert_eq!(
+            serde_json_canonicalizer::to_vec(&value).unwrap(),
+            canonicalize(&value).unwrap()
+        );
+    }
+    assert_eq!(
+        serde_json_canonicalizer::to_string(&(MAX_SAFE_INTEGER + 2)).unwrap(),
+        "9007199254740992"
+    );
+    assert_eq!(
+        serde_json_canonicalizer::pipe(r#"{"a":1,"a":2}"#).unwrap(),
+        r#"{"a":2}"#
+    );
+}
