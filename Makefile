@@ -4,7 +4,7 @@ export CARGO_TERM_COLOR ?= never
 
 .PHONY: test lint fmt clippy nextest doctest infra-up infra-down bench build
 
-test: lint infra-up nextest doctest
+test: lint infra-up doctest nextest
 
 lint: fmt clippy
 

@@ -1,0 +1,321 @@
+//! The conformance suite against a real Kafka-protocol broker, plus what
+//! only Kafka has: a broker that is unreachable or lost mid-flight.
+//!
+//! Never skipped: without a broker at `KAFKA_BROKERS` (default
+//! `127.0.0.1:9092`) these tests FAIL — run `scripts/infra.sh up`.
+
+mod conformance;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use conformance::{Leg, envelope, murmur_keys, unique};
+use tracechain_bus::{
+    BusError, ConsumerOptions, EmbeddedBus, EventBus, KafkaBus, KafkaConfig, Record, TopicSpec,
+};
+
+fn brokers() -> String {
+    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned())
+}
+
+/// Test settings: a short session so group joins take ~1–3 s instead of ~23 s.
+fn config(brokers: &str) -> KafkaConfig {
+    let mut config = KafkaConfig::new(brokers);
+    config.client_id = "bus-tests".to_owned();
+    config.session_timeout = Duration::from_secs(6);
+    config.max_poll_interval = Duration::from_secs(15);
+    config.delivery_timeout = Duration::from_secs(30);
+    config.request_timeout = Duration::from_secs(10);
+    config
+}
+
+async fn kafka_bus() -> Arc<dyn EventBus> {
+    let brokers = brokers();
+    let bus = KafkaBus::connect(config(&brokers)).expect("kafka bus is created");
+    if let Err(error) = bus.ping(Duration::from_secs(5)).await {
+        panic!(
+            "no Kafka broker answers at {brokers} ({error}): run `scripts/infra.sh up` (these tests are never skipped)"
+        );
+    }
+    Arc::new(bus)
+}
+
+async fn leg() -> Leg {
+    Leg {
+        name: "kafka",
+        bus: kafka_bus().await,
+        _guard: None,
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                conformance::$name(&leg().await).await;
+            }
+        )*
+    };
+}
+
+conformance!(
+    ensure_topics_is_idempotent,
+    publish_ack_position_is_readable,
+    per_key_ordering,
+    partitions_follow_java_murmur2,
+    reader_from_explicit_positions,
+    uncommitted_events_are_redelivered_after_a_crash,
+    commits_for_revoked_partitions_are_skipped,
+    commits_between_small_batches_do_not_stall,
+    rebalance_loses_nothing_and_never_rehandles_committed_events,
+    poison_records_go_to_the_dlq_and_consumption_goes_on,
+    headers_and_traceparent_round_trip,
+    batch_of_100k_events,
+);
+
+/// The same keys land on the same partition numbers on Kafka (librdkafka's
+/// `murmur2_random`) and on the embedded bus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn murmur2_partitions_are_identical_on_kafka_and_embedded() {
+    let kafka = kafka_bus().await;
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = EmbeddedBus::open(dir.path()).unwrap();
+    let topic = unique("same-partitions");
+    for bus in [kafka.as_ref(), &embedded as &dyn EventBus] {
+        bus.ensure_topics(&[TopicSpec::new(&topic, 12)])
+            .await
+            .unwrap();
+    }
+    let events: Vec<_> = murmur_keys()
+        .into_iter()
+        .map(|k| (k.clone().into_bytes(), envelope(&k, 0, 0)))
+        .collect();
+    let on_kafka = kafka.publish_batch(&topic, &events).await.unwrap();
+    let on_embedded = embedded.publish_batch(&topic, &events).await.unwrap();
+    let partitions =
+        |ps: &[tracechain_bus::Position]| ps.iter().map(|p| p.partition).collect::<Vec<_>>();
+    assert_eq!(partitions(&on_kafka), partitions(&on_embedded));
+    let used: std::collections::BTreeSet<_> = partitions(&on_kafka).into_iter().collect();
+    assert_eq!(used.len(), 12, "the keys spread over every partition");
+}
+
+/// A bus pointed at a port where nothing listens fails within its timeouts
+/// and is dropped without hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_broker_fails_within_the_timeouts() {
+    let dead = free_port();
+    let mut config = config(&format!("127.0.0.1:{dead}"));
+    config.delivery_timeout = Duration::from_secs(2);
+    config.request_timeout = Duration::from_secs(2);
+    let bus = KafkaBus::connect(config).unwrap();
+
+    let started = Instant::now();
+    let err = bus
+        .publish("anything", b"k", &envelope("k", 0, 0))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, BusError::Publish { .. }), "{err}");
+    assert!(
+        took < Duration::from_secs(5),
+        "publish failed only after {took:?}"
+    );
+    println!("publish to a dead broker failed after {took:?}: {err}");
+
+    let started = Instant::now();
+    assert!(bus.ping(Duration::from_secs(1)).await.is_err());
+    assert!(bus.partition_count("anything").await.is_err());
+    assert!(
+        bus.subscribe("g", &["anything"], ConsumerOptions::default())
+            .await
+            .is_err()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    let started = Instant::now();
+    drop(bus);
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "drop blocked"
+    );
+}
+
+/// A private broker process, killed on drop.
+struct Broker {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn tansu() -> String {
+    let in_cargo_home = std::env::var("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|_| std::env::var("HOME").map(|h| std::path::Path::new(&h).join(".cargo")))
+        .map(|home| home.join("bin").join("tansu"));
+    match in_cargo_home {
+        Ok(path) if path.exists() => path.to_string_lossy().into_owned(),
+        _ => "tansu".to_owned(),
+    }
+}
+
+async fn start_private_broker() -> Broker {
+    let port = free_port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(tansu())
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        .args(["--storage-engine", "memory://tansu/"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start tansu ({e}): run `scripts/infra.sh up` to install it")
+        });
+    let broker = Broker { child, port };
+    let bus = KafkaBus::connect(config(&format!("127.0.0.1:{port}"))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bus.ping(Duration::from_millis(500)).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "private tansu broker did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    broker
+}
+
+/// The broker dies while a producer and a group member are in use: publishes
+/// fail within the delivery timeout (nothing acknowledged that the broker did
+/// not take), commits and close fail or finish within the request timeout,
+/// and drops return at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_lost_mid_flight_fails_cleanly_and_nothing_hangs() {
+    let broker = start_private_broker().await;
+    let mut config = config(&format!("127.0.0.1:{}", broker.port));
+    config.delivery_timeout = Duration::from_secs(3);
+    config.request_timeout = Duration::from_secs(3);
+    let bus = KafkaBus::connect(config).unwrap();
+    let topic = unique("lost");
+    bus.ensure_topics(&[TopicSpec::new(&topic, 2)])
+        .await
+        .unwrap();
+    let before = bus
+        .publish(&topic, b"k", &envelope("k", 0, 0))
+        .await
+        .unwrap();
+    let mut consumer = bus
+        .subscribe(&unique("lost"), &[&topic], ConsumerOptions::default())
+        .await
+        .unwrap();
+    let mut got: Vec<Record> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while got.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the consumer never got the record"
+        );
+        got = consumer
+            .poll_batch(10, Duration::from_millis(500))
+            .await
+            .unwrap();
+    }
+    assert_eq!(got[0].position(), before);
+
+    drop(broker); // the broker is gone
+
+    let started = Instant::now();
+    let err = bus
+        .publish(&topic, b"k", &envelope("k", 1, 0))
+        .await
+        .unwrap_err();
+    let publish_took = started.elapsed();
+    assert!(
+        publish_took < Duration::from_secs(6),
+        "publish failed after {publish_took:?}"
+    );
+
+    let started = Instant::now();
+    let commit = consumer.commit(&[got[0].position()]).await;
+    let polled = consumer.poll_batch(10, Duration::from_millis(500)).await;
+    let closed = consumer.close().await;
+    let consumer_took = started.elapsed();
+    assert!(
+        consumer_took < Duration::from_secs(15),
+        "commit+poll+close took {consumer_took:?}"
+    );
+
+    let started = Instant::now();
+    drop(consumer);
+    drop(bus);
+    let drop_took = started.elapsed();
+    assert!(
+        drop_took < Duration::from_millis(200),
+        "drop blocked for {drop_took:?}"
+    );
+    println!(
+        "broker lost: publish failed after {publish_took:?} ({err}); commit {commit:?}, poll {:?}, close {closed:?} in {consumer_took:?}; drops {drop_took:?}",
+        polled.map(|r| r.len())
+    );
+}
+
+/// How long a new group member takes to join and get its first record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_join_time_is_measured() {
+    let bus = kafka_bus().await;
+    let topic = conformance::fresh_topic(bus.as_ref(), "join", 2).await;
+    bus.publish(&topic, b"k", &envelope("k", 0, 0))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut consumer = bus
+        .subscribe(&unique("join"), &[&topic], ConsumerOptions::default())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while got.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no record after a minute"
+        );
+        got = consumer
+            .poll_batch(10, Duration::from_millis(200))
+            .await
+            .unwrap();
+    }
+    let joined = started.elapsed();
+    let assignment = consumer.assignment().await.unwrap();
+    println!(
+        "[kafka] group join to first record: {joined:?} (session.timeout.ms=6000); assignment {assignment:?}"
+    );
+    consumer.close().await.unwrap();
+    assert!(
+        joined < Duration::from_secs(15),
+        "group join took {joined:?}"
+    );
+}

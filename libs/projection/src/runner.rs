@@ -1,0 +1,234 @@
+//! [`ProjectionRunner`]: keeps a projection current from a consumer group,
+//! and rebuilds it when the store lost it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+use tracechain_bus::{
+    BusError, ConsumerOptions, ConsumerStats, EventBus, Handler, HandlerError, LoopOptions,
+    Position, Record, RetryPolicy, run_consumer_with,
+};
+use tracechain_domain::Envelope;
+use tracechain_store::StateStore;
+
+use crate::positions::AppliedPositions;
+use crate::projector::{ProjectionError, Projector};
+use crate::rebuild::{RebuildError, RebuildReport, apply_record, rebuild};
+
+/// Settings of a [`ProjectionRunner`].
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    /// Consumer-group settings (session timeout, librdkafka extras).
+    pub consumer: ConsumerOptions,
+    /// How often the live consumer checks that the store still holds the
+    /// projection (one read of the marker key).
+    pub marker_check_interval: Duration,
+    /// Most records per batch (and so per commit).
+    pub batch_size: usize,
+    /// Longest wait for records in one poll.
+    pub poll_timeout: Duration,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        RunnerOptions {
+            consumer: ConsumerOptions::default(),
+            marker_check_interval: Duration::from_secs(1),
+            batch_size: 500,
+            poll_timeout: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Keeps one projection current.
+///
+/// On start, and whenever the completeness marker has vanished from the
+/// store, it replays the projection's topics from offset 0 ([`rebuild`]);
+/// otherwise it consumes as group `<name>-projection`, applying each event
+/// once per position, and before every commit it persists the applied
+/// positions and flushes the store, so committed offsets never run ahead of
+/// durable state.
+///
+/// One runner per projection per process; several processes may run one
+/// each (they split partitions as a group). Their rebuilds after a store
+/// loss may overlap, which only repeats idempotent work.
+#[derive(Clone)]
+pub struct ProjectionRunner {
+    bus: Arc<dyn EventBus>,
+    store: Arc<dyn StateStore>,
+    projector: Arc<dyn Projector>,
+    options: RunnerOptions,
+    positions: Arc<Mutex<AppliedPositions>>,
+    last_marker_check: Arc<Mutex<Option<Instant>>>,
+}
+
+impl std::fmt::Debug for ProjectionRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectionRunner")
+            .field("projection", &self.projector.name())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a runner stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// Rebuilding failed.
+    #[error(transparent)]
+    Rebuild(#[from] RebuildError),
+    /// The consumer could not be opened or failed for good.
+    #[error("projection consumer failed")]
+    Bus(#[from] BusError),
+}
+
+impl ProjectionRunner {
+    /// A runner of `projector` over `bus` into `store`.
+    pub fn new(
+        bus: Arc<dyn EventBus>,
+        store: Arc<dyn StateStore>,
+        projector: Arc<dyn Projector>,
+        options: RunnerOptions,
+    ) -> Self {
+        let positions = AppliedPositions::new(projector.name());
+        ProjectionRunner {
+            bus,
+            store,
+            projector,
+            options,
+            positions: Arc::new(Mutex::new(positions)),
+            last_marker_check: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The consumer group the runner joins.
+    pub fn group(&self) -> String {
+        format!("{}-projection", self.projector.name())
+    }
+
+    /// Rebuilds now: with `clear`, from an emptied namespace.
+    pub async fn rebuild(&self, clear: bool) -> Result<RebuildReport, RebuildError> {
+        let mut positions = self.positions.lock().await;
+        rebuild(
+            self.bus.as_ref(),
+            self.store.as_ref(),
+            self.projector.as_ref(),
+            &mut positions,
+            clear,
+        )
+        .await
+    }
+
+    /// Rebuilds if the store does not hold a complete projection. Returns the
+    /// report when it rebuilt.
+    pub async fn ensure_complete(&self) -> Result<Option<RebuildReport>, RebuildError> {
+        let marker = AppliedPositions::marker_key(self.projector.name());
+        let present = self
+            .store
+            .get(&marker)
+            .await
+            .map_err(|source| RebuildError::Store {
+                projection: self.projector.name().to_owned(),
+                source,
+            })?
+            .is_some();
+        *self.last_marker_check.lock().await = Some(Instant::now());
+        if present {
+            return Ok(None);
+        }
+        tracing::warn!(projection = %self.projector.name(), "Store does not hold the projection; rebuilding from offset 0");
+        self.rebuild(false).await.map(Some)
+    }
+
+    /// Makes the projection complete, then consumes until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<ConsumerStats, RunnerError> {
+        self.ensure_complete().await?;
+        let topics = self.projector.topics();
+        let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let consumer = self
+            .bus
+            .subscribe(&self.group(), &topic_refs, self.options.consumer.clone())
+            .await?;
+        let options = LoopOptions {
+            // A store outage must stall the projection, never dead-letter
+            // events that are perfectly valid.
+            retry: RetryPolicy {
+                max_attempts: u32::MAX,
+                initial_backoff: Duration::from_millis(50),
+                max_backoff: Duration::from_secs(5),
+            },
+            batch_size: self.options.batch_size,
+            poll_timeout: self.options.poll_timeout,
+            ..LoopOptions::default()
+        };
+        let bus = Arc::clone(&self.bus);
+        // The store can lose its state while no event arrives; a watchdog
+        // notices that without waiting for traffic.
+        let watchdog = tokio::spawn(self.clone().watch_marker(shutdown.clone()));
+        let result = run_consumer_with(consumer, bus, self, options, shutdown).await;
+        watchdog.abort();
+        Ok(result?)
+    }
+
+    /// Checks the completeness marker every `marker_check_interval` and
+    /// rebuilds when it is gone, until `shutdown`.
+    async fn watch_marker(self, shutdown: CancellationToken) {
+        let mut interval = tokio::time::interval(self.options.marker_check_interval);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = interval.tick() => {}
+            }
+            if let Err(error) = self.check_marker_if_due().await {
+                tracing::warn!(projection = %self.projector.name(), %error, "Projection check failed; will retry");
+            }
+        }
+    }
+
+    async fn check_marker_if_due(&self) -> Result<(), HandlerError> {
+        let due = match *self.last_marker_check.lock().await {
+            Some(at) => at.elapsed() >= self.options.marker_check_interval,
+            None => true,
+        };
+        if due {
+            self.ensure_complete()
+                .await
+                .map_err(HandlerError::transient)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Handler for ProjectionRunner {
+    async fn handle(&self, record: &Record, envelope: &Envelope) -> Result<(), HandlerError> {
+        self.check_marker_if_due().await?;
+        let mut positions = self.positions.lock().await;
+        match apply_record(
+            self.store.as_ref(),
+            self.projector.as_ref(),
+            &mut positions,
+            record,
+            envelope,
+        )
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(error @ ProjectionError::Store(_)) => Err(HandlerError::transient(error)),
+            Err(error @ ProjectionError::Invalid(_)) => Err(HandlerError::permanent(error)),
+        }
+    }
+
+    async fn before_commit(&self, _handled: &[Position]) -> Result<(), HandlerError> {
+        let mut positions = self.positions.lock().await;
+        positions
+            .persist(self.store.as_ref())
+            .await
+            .map_err(HandlerError::transient)?;
+        self.store.flush().await.map_err(HandlerError::transient)
+    }
+}
