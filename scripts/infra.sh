@@ -7,7 +7,9 @@
 #   TRACECHAIN_INFRA_DIR   state: pid files, logs, broker data (default: target/infra)
 #   TANSU_VERSION          broker version to install (default 0.6.0)
 #   TANSU_STORAGE          broker storage engine URL (default memory://tansu/;
-#                          sqlite://<file> for a broker whose data survives a restart)
+#                          sqlite://tansu.db for a broker whose data survives a
+#                          restart: tansu resolves the path against its working
+#                          directory, which is the state dir)
 #   KAFKA_PORT / REDIS_PORT  (defaults 9092 / 6379)
 set -euo pipefail
 
@@ -97,11 +99,10 @@ kafka_up() {
   if kafka_answers; then log "kafka broker answers on 127.0.0.1:$KAFKA_PORT"; return; fi
   tansu_install
   log "starting tansu $TANSU_VERSION on 127.0.0.1:$KAFKA_PORT ($TANSU_STORAGE)"
-  nohup tansu broker \
+  (cd "$STATE" && nohup tansu broker \
     --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
     --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
-    --storage-engine "$TANSU_STORAGE" >"$STATE/tansu.log" 2>&1 &
-  echo $! >"$STATE/tansu.pid"
+    --storage-engine "$TANSU_STORAGE" >"$STATE/tansu.log" 2>&1 & echo $! >"$STATE/tansu.pid")
   for _ in $(seq 1 150); do kafka_answers && { log "kafka broker is up"; return; }; sleep 0.2; done
   die "tansu did not answer a metadata request within 30 s (see $STATE/tansu.log)"
 }

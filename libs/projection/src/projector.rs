@@ -1,7 +1,6 @@
 //! The [`Projector`] trait: how one service turns events into store state.
 
 use async_trait::async_trait;
-use tracechain_bus::Record;
 use tracechain_domain::Envelope;
 use tracechain_store::{StateStore, StoreError};
 
@@ -41,10 +40,13 @@ pub trait Projector: Send + Sync + 'static {
     /// more than once (at-least-once delivery, a crash between apply and the
     /// position write). Unknown event types should be ignored, not refused,
     /// so older services keep working when newer producers add types.
+    ///
+    /// Services also call it right after the bus acknowledged an event they
+    /// published, so a client reads its own write at once; the live consumer
+    /// applies the same event again later, harmlessly.
     async fn apply(
         &self,
         store: &dyn StateStore,
-        record: &Record,
         envelope: &Envelope,
     ) -> Result<(), ProjectionError>;
 }

@@ -76,7 +76,7 @@ pub(crate) async fn apply_record(
     {
         return Ok(Applied::Skipped);
     }
-    projector.apply(store, record, envelope).await?;
+    projector.apply(store, envelope).await?;
     positions.mark(&record.topic, record.partition, record.offset);
     Ok(Applied::Applied)
 }

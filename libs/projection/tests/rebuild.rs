@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
-use tracechain_bus::{
-    ConsumerOptions, EmbeddedBus, EventBus, KafkaBus, KafkaConfig, Record, TopicSpec,
-};
+use tracechain_bus::{ConsumerOptions, EmbeddedBus, EventBus, KafkaBus, KafkaConfig, TopicSpec};
 use tracechain_domain::{Envelope, EventType, TenantId};
 use tracechain_projection::{ProjectionError, ProjectionRunner, Projector, RunnerOptions};
 use tracechain_store::{EmbeddedStore, Namespace, RedisConfig, RedisStore, StateStore};
@@ -42,7 +40,6 @@ impl Projector for Catalog {
     async fn apply(
         &self,
         store: &dyn StateStore,
-        _record: &Record,
         envelope: &Envelope,
     ) -> Result<(), ProjectionError> {
         if envelope.event_type().as_str() != "item.named" {

@@ -358,10 +358,7 @@ impl EventBus for EmbeddedBus {
         topic: &str,
         events: &[(Vec<u8>, Envelope)],
     ) -> Result<Vec<Position>, BusError> {
-        let records = events
-            .iter()
-            .map(|(key, envelope)| OutgoingRecord::from_envelope(topic, key, envelope))
-            .collect::<Result<Vec<_>, _>>()?;
+        let records = OutgoingRecord::from_batch(topic, events)?;
         self.append(topic, records).await
     }
 

@@ -25,7 +25,7 @@ mod producer;
 mod reader;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -58,17 +58,66 @@ pub struct KafkaBus {
 #[derive(Debug)]
 struct Inner {
     config: KafkaConfig,
-    producer: DropOffThread<FutureProducer<BusContext>>,
+    /// The producer in use and its generation; replaced after a failed
+    /// publish (see [`Inner::replace_producer`]).
+    producer: RwLock<(u64, Arc<SharedProducer>)>,
     admin: DropOffThread<AdminClient<BusContext>>,
+}
+
+type SharedProducer = DropOffThread<FutureProducer<BusContext>>;
+
+fn new_producer(config: &KafkaConfig) -> Result<SharedProducer, BusError> {
+    let producer: FutureProducer<BusContext> =
+        FutureProducer::from_config_and_context(&config.producer(), BusContext::default())
+            .map_err(|e| BusError::kafka("create producer", None, e))?;
+    Ok(DropOffThread::new(producer, "producer"))
+}
+
+impl Inner {
+    /// The producer in use, with its generation.
+    fn producer(&self) -> (u64, Arc<SharedProducer>) {
+        let guard = self.producer.read().unwrap_or_else(PoisonError::into_inner);
+        (guard.0, Arc::clone(&guard.1))
+    }
+
+    /// Replaces the producer of `generation` with a fresh one (a new
+    /// producer id), unless another caller already did.
+    ///
+    /// Why: after a publish fails (the broker was gone, a delivery timed
+    /// out), the idempotent producer's sequence numbers have moved past what
+    /// the broker stored. A conforming broker answers with an error that
+    /// librdkafka recovers from by bumping the epoch (KIP-360); tansu 0.6.0
+    /// with `sqlite://` storage panics instead and stops serving. A fresh
+    /// producer starts a new sequence, which every broker accepts. Records
+    /// still in flight on the old producer finish or fail on their own; the
+    /// old client is destroyed off-thread once the last of them is done.
+    fn replace_producer(&self, generation: u64) {
+        let fresh = match new_producer(&self.config) {
+            Ok(fresh) => fresh,
+            Err(error) => {
+                tracing::warn!(%error, "Cannot create a fresh producer; keeping the old one");
+                return;
+            }
+        };
+        let mut guard = self
+            .producer
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if guard.0 == generation {
+            *guard = (generation + 1, Arc::new(fresh));
+            tracing::info!(
+                generation = generation + 1,
+                "Replaced the producer after a failed publish"
+            );
+        }
+    }
 }
 
 impl KafkaBus {
     /// Creates the clients for `config` (without reaching the broker).
     pub fn connect(config: KafkaConfig) -> Result<KafkaBus, BusError> {
         config.validate()?;
-        let producer: FutureProducer<BusContext> =
-            FutureProducer::from_config_and_context(&config.producer(), BusContext::default())
-                .map_err(|e| BusError::kafka("create producer", None, e))?;
+        let producer = new_producer(&config)?;
         let admin: AdminClient<BusContext> =
             AdminClient::from_config_and_context(&config.admin(), BusContext::default())
                 .map_err(|e| BusError::kafka("create admin client", None, e))?;
@@ -76,7 +125,7 @@ impl KafkaBus {
         Ok(KafkaBus {
             inner: Arc::new(Inner {
                 config,
-                producer: DropOffThread::new(producer, "producer"),
+                producer: RwLock::new((0, Arc::new(producer))),
                 admin: DropOffThread::new(admin, "admin"),
             }),
         })
@@ -117,13 +166,18 @@ impl KafkaBus {
         records: Vec<OutgoingRecord>,
     ) -> Result<Vec<Position>, BusError> {
         validate_topic_name(topic)?;
+        let (generation, producer) = self.inner.producer();
         let outcomes = producer::send_all(
-            &self.inner.producer,
+            &producer,
             topic,
             &records,
             self.inner.config.delivery_timeout,
         )
         .await;
+        drop(producer);
+        if outcomes.iter().any(Result::is_err) {
+            self.inner.replace_producer(generation);
+        }
         let total = outcomes.len();
         let mut positions = Vec::with_capacity(total);
         let mut failures = Vec::new();
@@ -188,7 +242,7 @@ impl EventBus for KafkaBus {
         let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
         let counts = self
             .blocking("await topics", move |inner| {
-                admin::await_topics(inner.producer.client(), &names, timeout)
+                admin::await_topics(inner.producer().1.client(), &names, timeout)
             })
             .await?;
         for spec in specs {
@@ -218,10 +272,7 @@ impl EventBus for KafkaBus {
         topic: &str,
         events: &[(Vec<u8>, Envelope)],
     ) -> Result<Vec<Position>, BusError> {
-        let records = events
-            .iter()
-            .map(|(key, envelope)| OutgoingRecord::from_envelope(topic, key, envelope))
-            .collect::<Result<Vec<_>, _>>()?;
+        let records = OutgoingRecord::from_batch(topic, events)?;
         self.send(topic, records).await
     }
 
@@ -263,7 +314,7 @@ impl EventBus for KafkaBus {
         let consumer = self
             .blocking("subscribe", move |inner| {
                 for topic in &topics {
-                    admin::partition_count(inner.producer.client(), topic, timeout)?;
+                    admin::partition_count(inner.producer().1.client(), topic, timeout)?;
                 }
                 let context = BusContext::consumer(&group_name, lookback, timeout);
                 let consumer: BaseConsumer<BusContext> =
@@ -293,7 +344,7 @@ impl EventBus for KafkaBus {
         let consumer = self
             .blocking("assign reader", move |inner| {
                 let marks = offsets::watermarks(
-                    inner.producer.client(),
+                    inner.producer().1.client(),
                     &inner.config,
                     &topic_name,
                     timeout,
@@ -339,7 +390,7 @@ impl EventBus for KafkaBus {
         let timeout = self.inner.config.request_timeout;
         self.blocking("fetch end offsets", move |inner| {
             let marks =
-                offsets::watermarks(inner.producer.client(), &inner.config, &topic, timeout)?;
+                offsets::watermarks(inner.producer().1.client(), &inner.config, &topic, timeout)?;
             Ok(marks.into_iter().map(|(p, (_, high))| (p, high)).collect())
         })
         .await
@@ -350,7 +401,7 @@ impl EventBus for KafkaBus {
         let topic = topic.to_owned();
         let timeout = self.inner.config.request_timeout;
         self.blocking("fetch partition count", move |inner| {
-            admin::partition_count(inner.producer.client(), &topic, timeout)
+            admin::partition_count(inner.producer().1.client(), &topic, timeout)
         })
         .await
     }
@@ -358,7 +409,7 @@ impl EventBus for KafkaBus {
     async fn flush(&self, timeout: Duration) -> Result<(), BusError> {
         let task = {
             let inner = Arc::clone(&self.inner);
-            tokio::task::spawn_blocking(move || inner.producer.flush(timeout))
+            tokio::task::spawn_blocking(move || inner.producer().1.flush(timeout))
         };
         match tokio::time::timeout(timeout.saturating_add(Duration::from_secs(1)), task).await {
             Ok(joined) => joined
@@ -376,7 +427,8 @@ impl EventBus for KafkaBus {
             let inner = Arc::clone(&self.inner);
             tokio::task::spawn_blocking(move || {
                 inner
-                    .producer
+                    .producer()
+                    .1
                     .client()
                     .fetch_metadata(None, timeout)
                     .map(|_| ())

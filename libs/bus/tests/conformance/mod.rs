@@ -1178,6 +1178,45 @@ pub(crate) async fn headers_and_traceparent_round_trip(leg: &Leg) {
     );
     let seen = capture.seen.lock().unwrap().clone();
     assert_eq!(seen, vec![(env.id(), Some(sent_trace.trace_id()))]);
+
+    // A batch large enough to be encoded on several threads carries the
+    // publishing span's trace context on every record.
+    let batch_topic = fresh_topic(bus.as_ref(), "headers-batch", 1).await;
+    let events: Vec<_> = (0..600)
+        .map(|i| (b"agg-1".to_vec(), envelope("agg-1", i, 0)))
+        .collect();
+    let span = tracing::info_span!("publish_test_batch");
+    let batch_trace = tracechain_telemetry::span_trace_parent(&span)
+        .expect("the telemetry layer gives spans a trace context");
+    let positions = bus
+        .publish_batch(&batch_topic, &events)
+        .instrument(span)
+        .await
+        .unwrap();
+    let mut reader = bus
+        .reader(&batch_topic, &BTreeMap::from([(0, positions[0].offset)]))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + SETTLE;
+    while got.len() < events.len() {
+        assert!(Instant::now() < deadline, "batch not read back");
+        got.extend(
+            reader
+                .poll_batch(events.len(), Duration::from_millis(500))
+                .await
+                .unwrap(),
+        );
+    }
+    for (record, (_, sent)) in got.iter().zip(&events) {
+        assert_eq!(record.envelope().unwrap(), *sent);
+        let traceparent = record
+            .headers
+            .get_str(h::TRACEPARENT)
+            .expect("every record of the batch has a traceparent");
+        let received = tracechain_telemetry::TraceParent::parse(traceparent).unwrap();
+        assert_eq!(received.trace_id(), batch_trace.trace_id());
+    }
 }
 
 // --- volume -------------------------------------------------------------------

@@ -1,0 +1,23 @@
+//! The process around a service: everything a registry, shipments, ledger
+//! or settlement process needs that is not its own domain.
+//!
+//! - [`settings`]: typed settings layered from defaults, an optional file and
+//!   `TRACECHAIN_<SECTION>__<KEY>` environment variables — the same names the
+//!   Helm chart's values use;
+//! - [`infra`]: the bus and the store chosen by configuration (Kafka or the
+//!   embedded log; Redis or the embedded store), connected lazily so a
+//!   service starts while its broker or Redis is down, reports not-ready and
+//!   recovers by itself;
+//! - [`topics`]: topic set-up retried with backoff in the background;
+//! - [`problems`]: infrastructure failures as 503 problem+json with
+//!   `Retry-After`, never a 500 and never a half-done write reported as done.
+
+pub mod infra;
+pub mod problems;
+pub mod settings;
+pub mod topics;
+
+pub use infra::{Infrastructure, RuntimeError};
+pub use problems::{bus_problem, store_problem};
+pub use settings::{BusKind, BusSettings, SettingsError, StoreKind, StoreSettings, load_settings};
+pub use topics::{TopicsReady, ensure_topics_in_background};
