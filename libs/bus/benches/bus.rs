@@ -27,8 +27,10 @@
 //!   bus runs rotates from round to round, and every figure, bare or ours,
 //!   is the best of all rounds.
 //!
-//! Topics are left on the broker: deleting topics while clients hold their
-//! metadata crashes librdkafka 2.x (a metadata cache bug, librdkafka #4778).
+//! The run's topics are left on the broker: deleting them at the end made
+//! this process crash in librdkafka's metadata cache
+//! (`rd_kafka_metadata_cache_find`) about every other run against tansu
+//! 0.6.0, which did not give the memory back anyway.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hint::black_box;
@@ -38,8 +40,6 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use futures::channel::oneshot::Canceled;
 use futures::stream::FuturesUnordered;
-use rdkafka::admin::{AdminClient, AdminOptions};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message, OwnedHeaders};
@@ -481,21 +481,18 @@ struct KafkaLeg {
 impl KafkaLeg {
     /// One round: every publisher on a topic of its own, then every consumer
     /// of the topic `publish_batch` filled.
-    async fn round(&self, round: usize, figures: &mut Figures, topics: &mut Vec<String>) {
+    async fn round(&self, round: usize, figures: &mut Figures) {
         let (bus, events, n) = (self.bus.as_ref(), &self.events, self.events.len());
         let singles = n / SINGLES_SHARE;
         let batch_topic = fresh_topic(bus, "bench-bus").await;
-        topics.push(batch_topic.clone());
         for name in rotated(&[BARE_WINDOW, BARE_CHUNKS, BUS_BATCH], round) {
             let elapsed = match name {
                 BARE_WINDOW => {
                     let topic = fresh_topic(bus, "bench-bare").await;
-                    topics.push(topic.clone());
                     bare_window(&self.producer, &topic, events, n, CHUNK).await
                 }
                 BARE_CHUNKS => {
                     let topic = fresh_topic(bus, "bench-bare").await;
-                    topics.push(topic.clone());
                     bare_chunks(&self.producer, &topic, events).await
                 }
                 _ => bus_publish_batch(bus, &batch_topic, events).await,
@@ -504,7 +501,6 @@ impl KafkaLeg {
         }
         for name in rotated(&[BARE_SINGLE, BUS_SINGLE], round) {
             let topic = fresh_topic(bus, "bench-single").await;
-            topics.push(topic.clone());
             let elapsed = match name {
                 BARE_SINGLE => {
                     bare_window(&self.producer, &topic, events, singles, CONCURRENCY).await
@@ -549,30 +545,6 @@ async fn embedded_round(bus: &Arc<dyn EventBus>, events: &Arc<Events>, figures: 
     figures.record(EMBEDDED_GROUP, consumed.counted, consumed.elapsed);
     let consumed = bus_read(bus.as_ref(), &batch_topic, n).await;
     figures.record(EMBEDDED_READER, consumed.counted, consumed.elapsed);
-}
-
-/// Deletes the run's topics (the broker may keep them in memory), with a
-/// client of its own: the run's clients are gone by then.
-async fn delete_topics(brokers: &str, topics: &[String]) {
-    let admin: AdminClient<DefaultClientContext> = match ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("client.id", "bus-bench-cleanup")
-        .create()
-    {
-        Ok(admin) => admin,
-        Err(error) => return eprintln!("the run's topics are left on the broker: {error}"),
-    };
-    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    match admin.delete_topics(&names, &options).await {
-        Ok(results) => {
-            let failed = results.iter().filter(|r| r.is_err()).count();
-            if failed > 0 {
-                eprintln!("{failed} of the run's topics could not be deleted");
-            }
-        }
-        Err(error) => eprintln!("the run's topics are left on the broker: {error}"),
-    }
 }
 
 fn verdict(figures: &Figures, ours: &str, bare: &str) {
@@ -625,14 +597,11 @@ fn main() {
             events: Arc::clone(&events),
         };
         let mut figures = Figures::default();
-        let mut topics = Vec::new();
         for round in 0..rounds {
             println!("kafka round {}", round + 1);
-            kafka.round(round, &mut figures, &mut topics).await;
+            kafka.round(round, &mut figures).await;
         }
-        let brokers = kafka.brokers.clone();
         drop(kafka);
-        delete_topics(&brokers, &topics).await;
 
         let dir = tempfile::tempdir().expect("temp dir");
         let embedded: Arc<dyn EventBus> =
