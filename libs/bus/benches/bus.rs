@@ -313,6 +313,49 @@ async fn bus_publish_batch(bus: &dyn EventBus, topic: &str, events: &Events) -> 
     started.elapsed()
 }
 
+/// Callers of `publish_batch` at once in the concurrent case: a service
+/// publishes from many requests at once, and their waits overlap.
+const BATCH_CALLERS: usize = 4;
+
+/// Every event through [`BATCH_CALLERS`] tasks, each taking the next chunk
+/// of [`CHUNK`] events and calling `publish_batch` with it.
+async fn bus_publish_batch_concurrent(
+    bus: &Arc<dyn EventBus>,
+    topic: &str,
+    events: &Arc<Events>,
+) -> Duration {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let chunks = events.pairs.len().div_ceil(CHUNK);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..BATCH_CALLERS {
+        let (bus, events, next, topic) = (
+            Arc::clone(bus),
+            Arc::clone(events),
+            Arc::clone(&next),
+            topic.to_owned(),
+        );
+        tasks.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= chunks {
+                    return;
+                }
+                let chunk = &events.pairs[i * CHUNK..((i + 1) * CHUNK).min(events.pairs.len())];
+                let positions = bus
+                    .publish_batch(&topic, chunk)
+                    .await
+                    .expect("publish_batch");
+                assert_eq!(positions.len(), chunk.len());
+            }
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.expect("a publishing task panicked");
+    }
+    started.elapsed()
+}
+
 /// The first `n` events through [`CONCURRENCY`] tasks calling `publish`.
 async fn bus_publish_concurrent(
     bus: &Arc<dyn EventBus>,
@@ -458,8 +501,10 @@ fn rotated<T: Copy>(items: &[T], round: usize) -> Vec<T> {
 // --- The rounds -------------------------------------------------------------------
 
 const BARE_WINDOW: &str = "bare producer, 1000 in flight";
+const BARE_WINDOW_WIDE: &str = "bare producer, 4000 in flight";
 const BARE_CHUNKS: &str = "bare producer, 1000 then wait, repeat";
 const BUS_BATCH: &str = "KafkaBus publish_batch, 1000 per call";
+const BUS_BATCH_CONCURRENT: &str = "KafkaBus publish_batch, 4 callers";
 const BARE_SINGLE: &str = "bare producer, 64 in flight";
 const BUS_SINGLE: &str = "KafkaBus publish, 64 concurrent calls";
 const BARE_CONSUME: &str = "bare consumer (no copy, no decode)";
@@ -485,8 +530,24 @@ impl KafkaLeg {
         let (bus, events, n) = (self.bus.as_ref(), &self.events, self.events.len());
         let singles = n / SINGLES_SHARE;
         let batch_topic = fresh_topic(bus, "bench-bus").await;
-        for name in rotated(&[BARE_WINDOW, BARE_CHUNKS, BUS_BATCH], round) {
+        let publishers = [
+            BARE_WINDOW,
+            BARE_WINDOW_WIDE,
+            BARE_CHUNKS,
+            BUS_BATCH,
+            BUS_BATCH_CONCURRENT,
+        ];
+        for name in rotated(&publishers, round) {
             let elapsed = match name {
+                BARE_WINDOW_WIDE => {
+                    let topic = fresh_topic(bus, "bench-bare").await;
+                    let window = CHUNK * BATCH_CALLERS;
+                    bare_window(&self.producer, &topic, events, n, window).await
+                }
+                BUS_BATCH_CONCURRENT => {
+                    let topic = fresh_topic(bus, "bench-bus").await;
+                    bus_publish_batch_concurrent(&self.bus, &topic, events).await
+                }
                 BARE_WINDOW => {
                     let topic = fresh_topic(bus, "bench-bare").await;
                     bare_window(&self.producer, &topic, events, n, CHUNK).await
@@ -618,6 +679,7 @@ fn main() {
         );
         verdict(&figures, BUS_BATCH, BARE_CHUNKS);
         verdict(&figures, BUS_BATCH, BARE_WINDOW);
+        verdict(&figures, BUS_BATCH_CONCURRENT, BARE_WINDOW_WIDE);
         verdict(&figures, BUS_SINGLE, BARE_SINGLE);
         verdict(&figures, BUS_GROUP, BARE_CONSUME);
         verdict(&figures, BUS_READER, BARE_CONSUME);
