@@ -6,23 +6,26 @@
 //! `content-type` headers, and the publishing span's `traceparent` when it has
 //! one.
 //!
-//! Canonicalization is CPU work (about 2 µs for a 300-byte envelope, 2 ms for
-//! a batch of 1000), done before anything of a batch is handed to the bus so
-//! an envelope that cannot be encoded fails the whole batch with nothing
-//! published. Large batches are therefore split across the cores
-//! ([`OutgoingRecord::from_batch`]): the calling thread is held half as long
-//! on two cores, and the batch reaches the broker that much sooner.
+//! Encoding is CPU work on the publishing path, paid per record where a bare
+//! producer sends bytes it already has, so it is kept cheap: the envelope
+//! writes its canonical bytes directly (`Envelope::write_canonical_bytes`);
+//! a Kafka batch ([`EncodedBatch`]) writes every payload into one buffer and
+//! hands the producer borrowed keys and headers made on the fly, so nothing
+//! is allocated per record; an [`OutgoingRecord`] (single publishes, the
+//! embedded bus, which keeps records) takes two allocations for its headers
+//! (see [`OutgoingHeaders`]), not one per name and value. Either way a batch
+//! is encoded whole on the calling thread before anything of it is handed to
+//! the bus, so an envelope that cannot be encoded fails the batch with
+//! nothing published. (Encoding used to be split across scoped threads per
+//! call; at well under a millisecond per 1000 records, starting threads cost
+//! more than it saved on two cores.)
 
-use std::num::NonZeroUsize;
+use std::borrow::Cow;
 
 use tracechain_domain::Envelope;
 
 use crate::error::BusError;
 use crate::headers::{self, Headers};
-
-/// Fewest records one thread encodes when a batch is split across cores:
-/// below this, starting a thread costs more than it saves.
-const MIN_RECORDS_PER_THREAD: usize = 256;
 
 /// The current span's trace context headers (none outside a traced span).
 fn current_trace_context() -> Headers {
@@ -31,13 +34,76 @@ fn current_trace_context() -> Headers {
     trace
 }
 
+/// The headers of an outgoing record, in order: what [`Headers`] holds, laid
+/// out to be built cheaply on every publish.
+///
+/// Invariant: the value ends in `entries` are non-decreasing and the last is
+/// `values.len()`; header `i`'s value is `values[end of i - 1..end of i]`
+/// (from 0 for the first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct OutgoingHeaders {
+    /// Each header's name (ours are static, so not allocated) and where its
+    /// value ends in `values`.
+    entries: Vec<(Cow<'static, str>, usize)>,
+    /// Every value, one after another.
+    values: Vec<u8>,
+}
+
+impl OutgoingHeaders {
+    /// Room for `count` headers whose values total `value_bytes`.
+    fn with_capacity(count: usize, value_bytes: usize) -> OutgoingHeaders {
+        OutgoingHeaders {
+            entries: Vec::with_capacity(count),
+            values: Vec::with_capacity(value_bytes),
+        }
+    }
+
+    /// Appends a header.
+    fn append(&mut self, name: impl Into<Cow<'static, str>>, value: &[u8]) {
+        self.values.extend_from_slice(value);
+        self.entries.push((name.into(), self.values.len()));
+    }
+
+    /// The headers, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.entries.iter().scan(0, |start, (name, end)| {
+            let end = *end;
+            let value = &self.values[*start..end];
+            *start = end;
+            Some((name.as_ref(), value))
+        })
+    }
+
+    /// How many headers there are.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The same headers as [`Headers`].
+    #[cfg(test)]
+    pub(crate) fn to_headers(&self) -> Headers {
+        self.iter().collect()
+    }
+}
+
+impl From<Headers> for OutgoingHeaders {
+    fn from(headers: Headers) -> OutgoingHeaders {
+        let value_bytes = headers.iter().map(|(_, v)| v.len()).sum();
+        let mut out = OutgoingHeaders::with_capacity(headers.len(), value_bytes);
+        for (name, value) in headers.into_vec() {
+            out.append(name, &value);
+        }
+        out
+    }
+}
+
 /// A record ready to be handed to a bus implementation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OutgoingRecord {
     /// The partitioning key; `None` spreads records round-robin.
     pub(crate) key: Option<Vec<u8>>,
     /// Headers, in order.
-    pub(crate) headers: Headers,
+    pub(crate) headers: OutgoingHeaders,
     /// Payload bytes.
     pub(crate) payload: Vec<u8>,
 }
@@ -56,52 +122,17 @@ impl OutgoingRecord {
     /// each with the current span's trace context; fails with the first
     /// envelope (in input order) that cannot be encoded.
     ///
-    /// The trace context is read once, on the calling thread (the span is
-    /// thread-local), and copied to each record. A batch of at least
-    /// `2 × MIN_RECORDS_PER_THREAD` records is split into contiguous parts
-    /// across the available cores: the caller encodes the first part, scoped
-    /// threads the others (a part whose thread cannot be started is encoded
-    /// by the caller).
+    /// The trace context is read once (the span is thread-local) and copied
+    /// to each record.
     pub(crate) fn from_batch(
         topic: &str,
         events: &[(Vec<u8>, Envelope)],
     ) -> Result<Vec<OutgoingRecord>, BusError> {
         let trace = current_trace_context();
-        let encode = |part: &[(Vec<u8>, Envelope)]| {
-            part.iter()
-                .map(|(key, envelope)| OutgoingRecord::encode(topic, key, envelope, &trace))
-                .collect::<Result<Vec<_>, _>>()
-        };
-        let threads = std::thread::available_parallelism()
-            .map_or(1, NonZeroUsize::get)
-            .min(events.len() / MIN_RECORDS_PER_THREAD)
-            .max(1);
-        if threads == 1 {
-            return encode(events);
-        }
-        let mut parts = events.chunks(events.len().div_ceil(threads));
-        let first = parts.next().unwrap_or_default();
-        std::thread::scope(|scope| {
-            let others: Vec<_> = parts
-                .map(|part| {
-                    std::thread::Builder::new()
-                        .name("bus-encode".to_owned())
-                        .spawn_scoped(scope, move || encode(part))
-                        .map_err(|_| part)
-                })
-                .collect();
-            let mut records = encode(first)?;
-            for other in others {
-                let encoded = match other {
-                    Ok(thread) => thread
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                    Err(part) => encode(part),
-                };
-                records.extend(encoded?);
-            }
-            Ok(records)
-        })
+        events
+            .iter()
+            .map(|(key, envelope)| OutgoingRecord::encode(topic, key, envelope, &trace))
+            .collect()
     }
 
     /// The wire form of `envelope` with the trace context headers `trace`.
@@ -118,17 +149,19 @@ impl OutgoingRecord {
                 event_id: envelope.id(),
                 source,
             })?;
-        let mut headers = Headers::new();
-        headers.append(headers::EVENT_ID, envelope.id().to_string());
-        headers.append(headers::EVENT_TYPE, envelope.event_type().as_str());
-        headers.append(
-            headers::SCHEMA_VERSION,
-            envelope.schema_version().to_string(),
+        let trace_bytes: usize = trace.iter().map(|(_, v)| v.len()).sum();
+        let mut headers = OutgoingHeaders::with_capacity(
+            ENVELOPE_HEADERS + trace.len(),
+            uuid::fmt::Hyphenated::LENGTH
+                + envelope.event_type().as_str().len()
+                + U32_DIGITS
+                + headers::CONTENT_TYPE_JSON.len()
+                + trace_bytes,
         );
-        headers.append(headers::CONTENT_TYPE, headers::CONTENT_TYPE_JSON);
-        for (name, value) in trace.as_slice() {
-            headers.append(name.clone(), value.clone());
-        }
+        envelope_headers(envelope, trace, |name, value| match name {
+            HeaderName::Ours(name) => headers.append(name, value),
+            HeaderName::Trace(name) => headers.append(name.to_owned(), value),
+        });
         Ok(OutgoingRecord {
             key: Some(key.to_vec()),
             headers,
@@ -145,8 +178,210 @@ impl OutgoingRecord {
         }
         OutgoingRecord {
             key: key.map(<[u8]>::to_vec),
-            headers,
+            headers: headers.into(),
             payload: payload.to_vec(),
+        }
+    }
+
+    /// The record as handed to the producer.
+    pub(crate) fn wire(&self) -> WireRecord<'_> {
+        WireRecord {
+            key: self.key.as_deref(),
+            payload: &self.payload,
+            headers: WireHeaders::Built(&self.headers),
+        }
+    }
+}
+
+/// Headers every envelope record carries before its trace context.
+const ENVELOPE_HEADERS: usize = 4;
+
+/// A header name passed to [`envelope_headers`]'s callback.
+#[derive(Debug, Clone, Copy)]
+enum HeaderName<'a> {
+    /// One of ours (a constant).
+    Ours(&'static str),
+    /// A trace context header's.
+    Trace(&'a str),
+}
+
+impl HeaderName<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            HeaderName::Ours(name) => name,
+            HeaderName::Trace(name) => name,
+        }
+    }
+}
+
+/// Calls `header` with each header of `envelope`'s record, in order: its
+/// id, type, schema version and content type, then the trace context
+/// `trace`. The one definition of an envelope record's headers, whether
+/// they are kept ([`OutgoingRecord`]) or handed straight to a producer
+/// ([`EncodedBatch`]).
+fn envelope_headers(
+    envelope: &Envelope,
+    trace: &Headers,
+    mut header: impl FnMut(HeaderName<'_>, &[u8]),
+) {
+    let mut id = [0_u8; uuid::fmt::Hyphenated::LENGTH];
+    header(
+        HeaderName::Ours(headers::EVENT_ID),
+        envelope.id().hyphenated().encode_lower(&mut id).as_bytes(),
+    );
+    header(
+        HeaderName::Ours(headers::EVENT_TYPE),
+        envelope.event_type().as_str().as_bytes(),
+    );
+    let mut version = [0_u8; U32_DIGITS];
+    header(
+        HeaderName::Ours(headers::SCHEMA_VERSION),
+        decimal(envelope.schema_version(), &mut version),
+    );
+    header(
+        HeaderName::Ours(headers::CONTENT_TYPE),
+        headers::CONTENT_TYPE_JSON.as_bytes(),
+    );
+    for (name, value) in trace.iter() {
+        header(HeaderName::Trace(name), value);
+    }
+}
+
+/// A batch of envelopes encoded for a producer that copies what it is
+/// given (Kafka): every payload is written, in input order, into one
+/// buffer before anything is sent, so an envelope that cannot be encoded
+/// fails the batch with nothing published; keys are borrowed from the
+/// input and headers are produced as each record is handed over. Nothing
+/// is allocated per record, as a producer sending ready bytes would not.
+#[derive(Debug)]
+pub(crate) struct EncodedBatch<'a> {
+    /// The input, in order.
+    events: &'a [(Vec<u8>, Envelope)],
+    /// The calling span's trace context, given to every record.
+    trace: Headers,
+    /// Every canonical payload, one after another.
+    payloads: Vec<u8>,
+    /// Where each payload ends in `payloads` (it starts where the previous
+    /// one ends); one per event.
+    ends: Vec<usize>,
+}
+
+impl<'a> EncodedBatch<'a> {
+    /// Encodes every envelope of `events` (see [`OutgoingRecord::from_batch`]:
+    /// the same payloads, headers and failure).
+    pub(crate) fn encode(
+        topic: &str,
+        events: &'a [(Vec<u8>, Envelope)],
+    ) -> Result<EncodedBatch<'a>, BusError> {
+        let mut payloads = Vec::new();
+        let mut ends = Vec::with_capacity(events.len());
+        for (_, envelope) in events {
+            envelope
+                .write_canonical_bytes(&mut payloads)
+                .map_err(|source| BusError::Encode {
+                    topic: topic.to_owned(),
+                    event_id: envelope.id(),
+                    source,
+                })?;
+            if ends.is_empty() {
+                // Sized on the first payload, to copy the buffer rarely.
+                payloads.reserve(payloads.len().saturating_mul(events.len()));
+            }
+            ends.push(payloads.len());
+        }
+        Ok(EncodedBatch {
+            events,
+            trace: current_trace_context(),
+            payloads,
+            ends,
+        })
+    }
+
+    /// The records, in input order.
+    pub(crate) fn records(&self) -> impl ExactSizeIterator<Item = WireRecord<'_>> + Send {
+        self.events
+            .iter()
+            .zip(&self.ends)
+            .enumerate()
+            .map(|(i, ((key, envelope), &end))| {
+                let start = if i == 0 { 0 } else { self.ends[i - 1] };
+                WireRecord {
+                    key: Some(key),
+                    payload: &self.payloads[start..end],
+                    headers: WireHeaders::Envelope {
+                        envelope,
+                        trace: &self.trace,
+                    },
+                }
+            })
+    }
+}
+
+/// A record borrowed for a producer to copy.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WireRecord<'a> {
+    /// The partitioning key; `None` spreads records round-robin.
+    pub(crate) key: Option<&'a [u8]>,
+    /// Payload bytes.
+    pub(crate) payload: &'a [u8],
+    /// Its headers.
+    headers: WireHeaders<'a>,
+}
+
+/// Where a [`WireRecord`]'s headers come from.
+#[derive(Debug, Clone, Copy)]
+enum WireHeaders<'a> {
+    /// Built already.
+    Built(&'a OutgoingHeaders),
+    /// An envelope's, produced on demand (see [`envelope_headers`]).
+    Envelope {
+        envelope: &'a Envelope,
+        trace: &'a Headers,
+    },
+}
+
+impl WireRecord<'_> {
+    /// How many headers it has.
+    pub(crate) fn header_count(&self) -> usize {
+        match self.headers {
+            WireHeaders::Built(headers) => headers.len(),
+            WireHeaders::Envelope { trace, .. } => ENVELOPE_HEADERS + trace.len(),
+        }
+    }
+
+    /// Folds `f` over the `(name, value)` pairs, in order.
+    pub(crate) fn fold_headers<T>(&self, init: T, mut f: impl FnMut(T, &str, &[u8]) -> T) -> T {
+        match self.headers {
+            WireHeaders::Built(headers) => headers
+                .iter()
+                .fold(init, |acc, (name, value)| f(acc, name, value)),
+            WireHeaders::Envelope { envelope, trace } => {
+                // `envelope_headers` calls back once per header; the
+                // accumulator is moved through it.
+                let mut acc = Some(init);
+                envelope_headers(envelope, trace, |name, value| {
+                    acc = acc.take().map(|a| f(a, name.as_str(), value));
+                });
+                // Put back after every call, so always `Some`.
+                acc.expect("the accumulator is put back after every header")
+            }
+        }
+    }
+}
+
+/// Digits of `u32::MAX`.
+const U32_DIGITS: usize = 10;
+
+/// `value` in decimal, written at the end of `buffer`.
+fn decimal(mut value: u32, buffer: &mut [u8; U32_DIGITS]) -> &[u8] {
+    let mut start = buffer.len();
+    loop {
+        start -= 1;
+        // A single decimal digit: the cast is exact.
+        buffer[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            return &buffer[start..];
         }
     }
 }
@@ -169,8 +404,8 @@ mod tests {
     }
 
     #[test]
-    fn a_split_batch_is_encoded_like_one_record_at_a_time_in_order() {
-        let events: Vec<_> = (0..3 * MIN_RECORDS_PER_THREAD + 5)
+    fn a_batch_is_encoded_like_one_record_at_a_time_in_order() {
+        let events: Vec<_> = (0..700)
             .map(|i| (format!("k{i}").into_bytes(), envelope(json!(i))))
             .collect();
         let one_by_one: Vec<_> = events
@@ -188,15 +423,83 @@ mod tests {
     }
 
     #[test]
+    fn an_encoded_batch_hands_over_what_from_batch_builds() {
+        let events: Vec<_> = (0..300)
+            .map(|i| {
+                let env = envelope(json!({"i": i, "s": "x".repeat(i % 7)}))
+                    .with_schema_version(u32::try_from(i).unwrap());
+                (format!("k{i}").into_bytes(), env)
+            })
+            .collect();
+        let built = OutgoingRecord::from_batch("t", &events).unwrap();
+        let batch = EncodedBatch::encode("t", &events).unwrap();
+        assert_eq!(batch.records().len(), built.len());
+        for (wire, record) in batch.records().zip(&built) {
+            let expected = record.wire();
+            assert_eq!(wire.key, expected.key);
+            assert_eq!(wire.payload, expected.payload);
+            assert_eq!(wire.header_count(), expected.header_count());
+            let headers = wire.fold_headers(Headers::new(), |mut hs, name, value| {
+                hs.append(name, value);
+                hs
+            });
+            assert_eq!(headers, record.headers.to_headers());
+        }
+        assert_eq!(EncodedBatch::encode("t", &[]).unwrap().records().len(), 0);
+    }
+
+    #[test]
+    fn an_envelope_record_carries_its_canonical_bytes_and_four_headers() {
+        let env = envelope(json!(1)).with_schema_version(4_294_967_295);
+        let record = OutgoingRecord::from_envelope("t", b"agg", &env).unwrap();
+        assert_eq!(record.key.as_deref(), Some(&b"agg"[..]));
+        assert_eq!(record.payload, env.canonical_bytes().unwrap());
+        let id = env.id().to_string();
+        assert_eq!(
+            record.headers.iter().collect::<Vec<_>>(),
+            vec![
+                (headers::EVENT_ID, id.as_bytes()),
+                (headers::EVENT_TYPE, &b"test.happened"[..]),
+                (headers::SCHEMA_VERSION, &b"4294967295"[..]),
+                (headers::CONTENT_TYPE, &b"application/json"[..]),
+            ]
+        );
+        let zero = envelope(json!(1)).with_schema_version(0);
+        let record = OutgoingRecord::from_envelope("t", b"agg", &zero).unwrap();
+        assert_eq!(
+            record.headers.to_headers().get(headers::SCHEMA_VERSION),
+            Some(&b"0"[..])
+        );
+    }
+
+    #[test]
+    fn raw_headers_keep_their_order_duplicates_and_empty_values() {
+        let mut given = Headers::new();
+        given.append("a", "1");
+        given.append("b", "");
+        given.append("a", "3");
+        given.append(headers::TRACEPARENT, "00-x");
+        let record = OutgoingRecord::raw(None, given.clone(), b"p");
+        assert_eq!(record.headers.len(), 4);
+        assert_eq!(record.headers.to_headers(), given);
+    }
+
+    #[test]
     fn the_first_unencodable_envelope_in_input_order_fails_the_batch() {
         // Beyond 2^53: it would change value as a double, so it has no canonical form.
         let unencodable = || envelope(json!(9_007_199_254_740_993_u64));
-        let failing_id =
-            |events: &[(Vec<u8>, Envelope)]| match OutgoingRecord::from_batch("t", events) {
+        let failing_id = |events: &[(Vec<u8>, Envelope)]| {
+            let encoded = match EncodedBatch::encode("t", events) {
                 Err(BusError::Encode { event_id, .. }) => event_id,
                 other => panic!("expected an encode error, got {other:?}"),
             };
-        let mut events: Vec<_> = (0..4 * MIN_RECORDS_PER_THREAD)
+            match OutgoingRecord::from_batch("t", events) {
+                Err(BusError::Encode { event_id, .. }) => assert_eq!(event_id, encoded),
+                other => panic!("expected an encode error, got {other:?}"),
+            }
+            encoded
+        };
+        let mut events: Vec<_> = (0..1024)
             .map(|i| (b"k".to_vec(), envelope(json!(i))))
             .collect();
         let (late, last) = (events.len() / 2 + 1, events.len() - 1);

@@ -180,7 +180,7 @@ mod tests {
     fn envelope_round_trips_through_its_wire_form() {
         let env = envelope();
         let out = OutgoingRecord::from_envelope("t", b"agg", &env).unwrap();
-        let rec = record(out.headers, out.payload.clone());
+        let rec = record(out.headers.to_headers(), out.payload.clone());
         let back = rec.envelope().unwrap();
         assert_eq!(back, env);
         assert_eq!(back.canonical_bytes().unwrap(), out.payload);

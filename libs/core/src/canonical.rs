@@ -86,6 +86,23 @@ pub fn canonicalize(value: &Value) -> Result<Vec<u8>, CanonicalError> {
     Ok(out)
 }
 
+/// Appends the canonical bytes of `value` to `out`, for a value nested inside
+/// `depth` arrays or objects of a document written by the caller (0 for a
+/// whole document): the [`MAX_DEPTH`] limit counts those enclosing levels too.
+///
+/// For callers that write the fixed part of a document themselves (such as a
+/// struct with known member names, written in sorted order) and canonicalize
+/// only a free-form member. On error, `out` holds a partial write.
+pub fn write_nested(value: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    write_value(value, out, depth)
+}
+
+/// Appends `text` to `out` as a canonical JSON string (quoted and minimally
+/// escaped), exactly as [`canonicalize`] writes a string value or member name.
+pub fn write_str(text: &str, out: &mut Vec<u8>) {
+    write_string(text, out);
+}
+
 /// Canonical bytes of any serializable value.
 ///
 /// Equivalent to [`canonicalize`] of `serde_json::to_value(value)`, except that
@@ -150,19 +167,39 @@ fn write_value(value: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), Can
             if depth >= MAX_DEPTH {
                 return Err(CanonicalError::TooDeep);
             }
-            let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
-            sorted.sort_unstable_by(|a, b| utf16_cmp(a.0, b.0));
             out.push(b'{');
-            for (i, (name, member)) in sorted.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_string(name, out);
-                out.push(b':');
-                write_value(member, out, depth + 1)?;
+            // Members parsed from canonical text are already in order (the
+            // map keeps insertion order): then no sorted copy is needed.
+            let in_order = members
+                .keys()
+                .zip(members.keys().skip(1))
+                .all(|(a, b)| utf16_cmp(a, b) == Ordering::Less);
+            if in_order {
+                write_members(members.iter(), out, depth)?;
+            } else {
+                let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
+                sorted.sort_unstable_by(|a, b| utf16_cmp(a.0, b.0));
+                write_members(sorted.into_iter(), out, depth)?;
             }
             out.push(b'}');
         }
+    }
+    Ok(())
+}
+
+/// Writes `name:value` pairs, comma-separated, in the order given.
+fn write_members<'a>(
+    members: impl Iterator<Item = (&'a String, &'a Value)>,
+    out: &mut Vec<u8>,
+    depth: usize,
+) -> Result<(), CanonicalError> {
+    for (i, (name, member)) in members.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(name, out);
+        out.push(b':');
+        write_value(member, out, depth + 1)?;
     }
     Ok(())
 }
@@ -179,15 +216,17 @@ fn utf16_cmp(a: &str, b: &str) -> Ordering {
 
 fn write_number(number: &Number, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
     if let Some(unsigned) = number.as_u64() {
-        write_integer(
-            unsigned.to_string(),
-            unsigned <= MAX_SAFE_INTEGER,
-            unsigned as f64,
-            out,
-        )
+        if unsigned <= MAX_SAFE_INTEGER {
+            write_decimal(unsigned, false, out);
+            return Ok(());
+        }
+        write_integer(unsigned.to_string(), unsigned as f64, out)
     } else if let Some(signed) = number.as_i64() {
-        let safe = signed.unsigned_abs() <= MAX_SAFE_INTEGER;
-        write_integer(signed.to_string(), safe, signed as f64, out)
+        if signed.unsigned_abs() <= MAX_SAFE_INTEGER {
+            write_decimal(signed.unsigned_abs(), signed < 0, out);
+            return Ok(());
+        }
+        write_integer(signed.to_string(), signed as f64, out)
     } else {
         // Without `arbitrary_precision` a Number is u64, i64 or a finite f64,
         // so `as_f64` only returns None for a number we cannot handle at all.
@@ -196,19 +235,31 @@ fn write_number(number: &Number, out: &mut Vec<u8>) -> Result<(), CanonicalError
     }
 }
 
-/// Writes an integer whose decimal form is `decimal` and whose nearest double
-/// is `nearest`, if that double prints as the same integer (always so when
-/// `safe`, i.e. within ±(2^53 − 1)); otherwise the value would change.
-fn write_integer(
-    decimal: String,
-    safe: bool,
-    nearest: f64,
-    out: &mut Vec<u8>,
-) -> Result<(), CanonicalError> {
-    if safe {
-        out.extend_from_slice(decimal.as_bytes());
-        return Ok(());
+/// Writes `magnitude` in decimal, after a `-` when `negative`, without
+/// allocating (integers are the most common numbers in payloads).
+fn write_decimal(mut magnitude: u64, negative: bool, out: &mut Vec<u8>) {
+    // u64::MAX has 20 digits.
+    let mut digits = [0_u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        // `magnitude % 10` is below 10, so the cast is exact.
+        digits[start] = b'0' + (magnitude % 10) as u8;
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
     }
+    if negative {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// Writes an integer beyond ±(2^53 − 1) whose decimal form is `decimal` and
+/// whose nearest double is `nearest`, if that double prints as the same
+/// integer; otherwise the value would change.
+fn write_integer(decimal: String, nearest: f64, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
     let mut buffer = ryu_js::Buffer::new();
     if buffer.format_finite(nearest) == decimal {
         out.extend_from_slice(decimal.as_bytes());

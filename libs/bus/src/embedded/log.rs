@@ -286,7 +286,7 @@ mod tests {
     fn rec(n: usize) -> OutgoingRecord {
         OutgoingRecord {
             key: Some(format!("k{n}").into_bytes()),
-            headers: Headers::new(),
+            headers: Headers::new().into(),
             payload: format!("payload {n}").into_bytes(),
         }
     }

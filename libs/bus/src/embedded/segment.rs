@@ -371,7 +371,7 @@ mod tests {
         headers.append("h", b"".to_vec());
         OutgoingRecord {
             key: key.map(|k| k.as_bytes().to_vec()),
-            headers,
+            headers: headers.into(),
             payload: payload.as_bytes().to_vec(),
         }
     }
@@ -467,7 +467,7 @@ mod tests {
     fn large_appends_split_into_several_batches() {
         let big = OutgoingRecord {
             key: None,
-            headers: Headers::new(),
+            headers: Headers::new().into(),
             payload: vec![7u8; MAX_BATCH_BODY / 2],
         };
         let (bytes, index) = encode_batches(10, &[&big, &big, &big], 1, 0);

@@ -39,7 +39,7 @@ use tracechain_domain::Envelope;
 use crate::bus::{ConsumerOptions, EventBus, GroupConsumer, PartitionReader};
 use crate::error::{BatchFailure, BusError};
 use crate::headers::Headers;
-use crate::outgoing::OutgoingRecord;
+use crate::outgoing::{EncodedBatch, OutgoingRecord, WireRecord};
 use crate::record::Position;
 use crate::topic::{TopicSpec, validate_topic_name};
 
@@ -163,14 +163,14 @@ impl KafkaBus {
     async fn send(
         &self,
         topic: &str,
-        records: Vec<OutgoingRecord>,
+        records: impl ExactSizeIterator<Item = WireRecord<'_>> + Send,
     ) -> Result<Vec<Position>, BusError> {
         validate_topic_name(topic)?;
         let (generation, producer) = self.inner.producer();
         let outcomes = producer::send_all(
             &producer,
             topic,
-            &records,
+            records,
             self.inner.config.delivery_timeout,
         )
         .await;
@@ -211,7 +211,7 @@ impl KafkaBus {
     }
 
     async fn send_one(&self, topic: &str, record: OutgoingRecord) -> Result<Position, BusError> {
-        let mut positions = self.send(topic, vec![record]).await?;
+        let mut positions = self.send(topic, std::iter::once(record.wire())).await?;
         positions.pop().ok_or_else(|| BusError::Publish {
             topic: topic.to_owned(),
             partition: None,
@@ -272,8 +272,8 @@ impl EventBus for KafkaBus {
         topic: &str,
         events: &[(Vec<u8>, Envelope)],
     ) -> Result<Vec<Position>, BusError> {
-        let records = OutgoingRecord::from_batch(topic, events)?;
-        self.send(topic, records).await
+        let batch = EncodedBatch::encode(topic, events)?;
+        self.send(topic, batch.records()).await
     }
 
     async fn publish_raw(

@@ -10,23 +10,24 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::future_producer::OwnedDeliveryResult;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 
 use crate::deadline::deadline_after;
-use crate::outgoing::OutgoingRecord;
+use crate::outgoing::WireRecord;
 
 use super::context::BusContext;
 
 /// The outcome of one record: `(partition, offset)` or why it failed.
 pub(crate) type Delivery = Result<(i32, i64), String>;
 
-fn headers_of(record: &OutgoingRecord) -> OwnedHeaders {
-    record.headers.iter().fold(
-        OwnedHeaders::new_with_capacity(record.headers.len()),
-        |hs, (key, value)| {
+fn headers_of(record: &WireRecord<'_>) -> OwnedHeaders {
+    record.fold_headers(
+        OwnedHeaders::new_with_capacity(record.header_count()),
+        |hs, key, value| {
             hs.insert(Header {
                 key,
                 value: Some(value),
@@ -47,7 +48,16 @@ fn report(result: Result<OwnedDeliveryResult, futures::channel::oneshot::Cancele
 const REPORT_GRACE: Duration = Duration::from_millis(500);
 
 /// The delivery report of `future`, or a failure if none came by `until`.
-async fn report_by(until: Instant, future: DeliveryFuture, delivery_timeout: Duration) -> Delivery {
+async fn report_by(
+    until: Instant,
+    mut future: DeliveryFuture,
+    delivery_timeout: Duration,
+) -> Delivery {
+    // Most reports of a batch are in by the time they are awaited: those
+    // need no timer.
+    if let Some(result) = (&mut future).now_or_never() {
+        return report(result);
+    }
     match tokio::time::timeout_at(until.into(), future).await {
         Ok(result) => report(result),
         Err(_) => Err(format!(
@@ -61,7 +71,7 @@ async fn report_by(until: Instant, future: DeliveryFuture, delivery_timeout: Dur
 pub(crate) async fn send_all(
     producer: &FutureProducer<BusContext>,
     topic: &str,
-    records: &[OutgoingRecord],
+    records: impl ExactSizeIterator<Item = WireRecord<'_>>,
     delivery_timeout: Duration,
 ) -> Vec<Delivery> {
     let deadline = deadline_after(delivery_timeout);
@@ -70,14 +80,18 @@ pub(crate) async fn send_all(
     // is reported as failed. It may still be written later: publishing is
     // at least once, and consumers deduplicate by event id.
     let bound = delivery_timeout.saturating_add(REPORT_GRACE);
-    let mut outcomes: Vec<Option<Delivery>> = vec![None; records.len()];
-    let mut in_flight: VecDeque<(usize, Instant, DeliveryFuture)> = VecDeque::new();
-    for (i, record) in records.iter().enumerate() {
+    let count = records.len();
+    let mut outcomes: Vec<Option<Delivery>> = vec![None; count];
+    // Sized once: growing it record by record reallocates a buffer of up to
+    // tens of kilobytes several times per call, and each large allocation
+    // makes glibc's malloc consolidate every small free chunk.
+    let mut in_flight: VecDeque<(usize, Instant, DeliveryFuture)> = VecDeque::with_capacity(count);
+    for (i, record) in records.enumerate() {
         let mut to_send = FutureRecord::to(topic)
-            .payload(record.payload.as_slice())
-            .headers(headers_of(record));
-        if let Some(key) = &record.key {
-            to_send = to_send.key(key.as_slice());
+            .payload(record.payload)
+            .headers(headers_of(&record));
+        if let Some(key) = record.key {
+            to_send = to_send.key(key);
         }
         loop {
             match producer.send_result(to_send) {

@@ -37,6 +37,35 @@ pub(crate) fn format(t: OffsetDateTime) -> Result<String, EnvelopeError> {
         .map_err(|_| EnvelopeError::OccurredAtOutOfRange { occurred_at: t })
 }
 
+/// Appends a normalised timestamp to `out` in the same form as [`format`],
+/// without going through `time`'s formatter (this is on every publish).
+/// `t` must be normalised: UTC, year 0000–9999.
+pub(super) fn write(t: OffsetDateTime, out: &mut Vec<u8>) {
+    fn digits(value: u32, width: u32, out: &mut Vec<u8>) {
+        let mut place = 10_u32.pow(width - 1);
+        for _ in 0..width {
+            // A single decimal digit: the cast is exact.
+            out.push(b'0' + (value / place % 10) as u8);
+            place /= 10;
+        }
+    }
+    // Normalised: the year is within 0000–9999, so not negative.
+    digits(t.year().unsigned_abs(), 4, out);
+    out.push(b'-');
+    digits(u32::from(u8::from(t.month())), 2, out);
+    out.push(b'-');
+    digits(u32::from(t.day()), 2, out);
+    out.push(b'T');
+    digits(u32::from(t.hour()), 2, out);
+    out.push(b':');
+    digits(u32::from(t.minute()), 2, out);
+    out.push(b':');
+    digits(u32::from(t.second()), 2, out);
+    out.push(b'.');
+    digits(t.microsecond(), 6, out);
+    out.push(b'Z');
+}
+
 pub(super) fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
     let text = format(*t).map_err(ser::Error::custom)?;
     s.serialize_str(&text)

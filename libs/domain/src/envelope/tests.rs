@@ -252,3 +252,100 @@ fn unsafe_integers_in_the_payload_have_no_canonical_form() {
     assert!(e.canonical_bytes().is_err());
     assert!(e.leaf_hash().is_err());
 }
+
+/// `canonical_bytes` writes the envelope directly; it must give exactly what
+/// the generic canonicalizer gives for the serialized envelope.
+#[test]
+fn canonical_bytes_match_the_generic_canonicalizer() {
+    let generic = |e: &Envelope| tracechain_core::canonical::to_canonical_vec(e);
+    let fixed: Envelope = serde_json::from_str(FIXED).unwrap();
+    let mut deep = json!("leaf");
+    for _ in 0..(tracechain_core::canonical::MAX_DEPTH - 2) {
+        deep = json!([deep]);
+    }
+    let payloads = [
+        json!({}),
+        json!(null),
+        json!([
+            1,
+            -2,
+            0,
+            -0.0,
+            1e21,
+            1.5e-7,
+            9_007_199_254_740_991_i64,
+            -9_007_199_254_740_991_i64
+        ]),
+        json!({"z": {"b": [], "a": {}}, "é": 1, "\u{e000}": 2, "\u{1f600}": 3, "A": "q\"\\\n\u{1}\u{7f}"}),
+        json!({"big": 1_475_514_384_331_734_500_u64}),
+        deep.clone(),
+        json!([deep]),
+        json!({"n": 9_007_199_254_740_993_u64}),
+    ];
+    let times = [
+        datetime!(2024-05-01 12:30:00.5 UTC),
+        datetime!(0000-01-01 00:00:00 UTC),
+        datetime!(9999-12-31 23:59:59.999999 UTC),
+        datetime!(2024-02-29 01:02:03.000004 UTC),
+    ];
+    let texts = [
+        "",
+        "plain",
+        "quote\" back\\ tab\t nul\u{0} del\u{7f}",
+        "Crème 😀 \u{2028}",
+    ];
+    let parties: [BTreeSet<TenantId>; 2] = [
+        BTreeSet::new(),
+        [tenant("zeta"), tenant("acme"), tenant("0-b")].into(),
+    ];
+    let mut checked = 0;
+    for payload in &payloads {
+        for (i, time) in times.iter().enumerate() {
+            let text = texts[i % texts.len()];
+            let e = Envelope::new(
+                fixed.event_type().clone(),
+                text,
+                texts[(i + 1) % texts.len()],
+                parties[i % 2].clone(),
+                payload.clone(),
+            )
+            .with_occurred_at(*time)
+            .unwrap()
+            .with_schema_version(u32::MAX - i as u32);
+            match (e.canonical_bytes(), generic(&e)) {
+                (Ok(direct), Ok(expected)) => assert_eq!(
+                    String::from_utf8(direct).unwrap(),
+                    String::from_utf8(expected).unwrap()
+                ),
+                (Err(direct), Err(expected)) => {
+                    assert_eq!(direct.to_string(), expected.to_string())
+                }
+                (direct, expected) => panic!("{payload}: {direct:?} but generically {expected:?}"),
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, payloads.len() * times.len());
+    assert_eq!(fixed.canonical_bytes().unwrap(), generic(&fixed).unwrap());
+    let sample = sample();
+    assert_eq!(sample.canonical_bytes().unwrap(), generic(&sample).unwrap());
+}
+
+#[test]
+fn write_canonical_bytes_appends_and_leaves_the_buffer_alone_on_error() {
+    let e = sample();
+    let mut out = b"prefix".to_vec();
+    e.write_canonical_bytes(&mut out).unwrap();
+    assert_eq!(&out[..6], b"prefix");
+    assert_eq!(out[6..], e.canonical_bytes().unwrap());
+    let unsafe_integer = Envelope::new(
+        EventType::parse("a.b").unwrap(),
+        "x",
+        "p",
+        BTreeSet::new(),
+        json!({"n": 9_007_199_254_740_993_u64}),
+    );
+    let before = out.clone();
+    assert!(unsafe_integer.write_canonical_bytes(&mut out).is_err());
+    assert_eq!(out, before);
+}
