@@ -34,4 +34,5 @@ build:
 bench: infra-up
 	$(CARGO) bench -p tracechain-core --bench core
 	$(CARGO) bench -p tracechain-store --bench store
+	$(CARGO) bench -p tracechain-registry --bench load
 	$(CARGO) bench -p tracechain-bus --bench bus

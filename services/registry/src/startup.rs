@@ -1,0 +1,296 @@
+//! [`Application`]: the registry built from settings and an already-built
+//! [`Infrastructure`] (so the all-in-one mode can share one bus among the
+//! services), bound to its port (0 picks one), run until told to stop.
+//!
+//! What `build` starts besides the HTTP server:
+//!
+//! - topic set-up (`{topic}` and `{topic}.dlq`), retried in the background
+//!   until the broker takes it (`/readyz` says `topics` until then);
+//! - the projection: it waits for the topics, makes sure the store holds a
+//!   complete projection (rebuilding from offset 0 when not; `/readyz`
+//!   says `projection` until then), then consumes the topic as group
+//!   `<projection.name>-projection`; on failure it starts over with backoff.
+//!
+//! Stopping, in order (the shutdown token, or [`Application::shutdown_token`]):
+//! the HTTP server stops taking requests and lets in-flight ones finish
+//! (their events are published and acknowledged); then the consumer
+//! finishes its batch, commits and leaves its group; then the producer is
+//! flushed and the store flushed. The store itself is closed by whoever
+//! owns the infrastructure (`main`, or the all-in-one process).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracechain_bus::{ConsumerOptions, TopicSpec};
+use tracechain_http::{
+    ApiKeyTable, ApiKeyTableError, HttpDefaults, Limits, Metrics, Server, ServerError, app,
+    check_fn,
+};
+use tracechain_projection::{ProjectionRunner, Projector, RunnerOptions};
+use tracechain_runtime::{Infrastructure, TopicsReady, ensure_topics_in_background};
+use utoipa_actix_web::AppExt;
+use utoipa_scalar::{Scalar, Servable};
+
+use crate::cache::ResolverCache;
+use crate::metrics::RegistryMetrics;
+use crate::projection::RegistryProjector;
+use crate::settings::{RegistrySettings, SettingError};
+use crate::state::AppState;
+
+/// How long stopping waits for the projection consumer to commit and leave.
+const BACKGROUND_STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// Most lot records the resolver keeps in memory.
+const RESOLVER_LOT_CAPACITY: usize = 100_000;
+/// How long stopping waits for the producer to flush.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the registry could not start (or its server failed).
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A setting is invalid.
+    #[error(transparent)]
+    Settings(#[from] SettingError),
+    /// The API key table could not be loaded.
+    #[error(transparent)]
+    Keys(#[from] ApiKeyTableError),
+    /// The HTTP server could not bind or failed.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+}
+
+/// A running registry: HTTP server, topic set-up and projection consumer.
+#[derive(Debug)]
+pub struct Application {
+    /// The HTTP server.
+    server: Server,
+    /// Cancelled to stop the whole application.
+    shutdown: CancellationToken,
+    /// Cancelled (after HTTP stopped) to stop the background tasks.
+    background: CancellationToken,
+    /// Topic set-up and projection tasks.
+    tasks: Vec<JoinHandle<()>>,
+    /// The bus and store (flushed on stop).
+    infra: Infrastructure,
+}
+
+impl Application {
+    /// Builds the registry on `infra` and starts serving; returns once the
+    /// port is bound.
+    pub async fn build(
+        settings: RegistrySettings,
+        infra: Infrastructure,
+    ) -> Result<Application, StartupError> {
+        settings.validate()?;
+        let keys = match &settings.api_keys_file {
+            Some(path) => ApiKeyTable::load(path)?,
+            None => {
+                tracing::warn!(
+                    "No api_keys_file configured: every authenticated endpoint answers 401"
+                );
+                ApiKeyTable::default()
+            }
+        };
+        let cache = Arc::new(ResolverCache::new(
+            settings.limits.resolver_item_cache,
+            Duration::from_millis(settings.limits.resolver_lot_ttl_ms),
+            RESOLVER_LOT_CAPACITY,
+        ));
+        let projector = Arc::new(
+            RegistryProjector::new(
+                settings.projection.name.clone(),
+                settings.topic.name.clone(),
+            )
+            .with_cache(Arc::clone(&cache)),
+        );
+        let metrics = Metrics::new();
+        let state = web::Data::new(AppState::new(
+            Arc::clone(&infra.store),
+            Arc::clone(&infra.bus),
+            Arc::clone(&projector),
+            &settings,
+            RegistryMetrics::register(&metrics),
+            cache,
+        ));
+        let shutdown = CancellationToken::new();
+        let background = CancellationToken::new();
+
+        let spec = TopicSpec::new(&settings.topic.name, settings.topic.partitions)
+            .with_replication_factor(settings.topic.replication_factor);
+        let topics_task = ensure_topics_in_background(
+            Arc::clone(&infra.bus),
+            vec![spec.clone(), spec.dlq()],
+            infra.topics.clone(),
+            background.clone(),
+        );
+
+        let projection_ready = Arc::new(AtomicBool::new(false));
+        let runner = ProjectionRunner::new(
+            Arc::clone(&infra.bus),
+            Arc::clone(&infra.store),
+            projector as Arc<dyn Projector>,
+            RunnerOptions {
+                consumer: ConsumerOptions {
+                    session_timeout: Some(Duration::from_millis(settings.bus.session_timeout_ms)),
+                    ..ConsumerOptions::default()
+                },
+                marker_check_interval: Duration::from_millis(
+                    settings.projection.marker_check_interval_ms,
+                ),
+                ..RunnerOptions::default()
+            },
+        );
+        let projection_task = tokio::spawn(run_projection(
+            runner,
+            Arc::clone(&projection_ready),
+            infra.topics.clone(),
+            background.clone(),
+        ));
+
+        let readiness = infra
+            .readiness()
+            .with_check(check_fn("projection", move || {
+                let ready = projection_ready.load(Ordering::Acquire);
+                async move {
+                    if ready {
+                        Ok(())
+                    } else {
+                        Err("the projection is not loaded yet".into())
+                    }
+                }
+            }));
+        let defaults = HttpDefaults {
+            limits: Limits::from(&settings.http),
+            metrics,
+            readiness,
+        };
+        let keys = web::Data::new(keys);
+        let openapi = crate::openapi::openapi();
+        let openapi_json: Arc<str> = Arc::from(crate::openapi::openapi_json());
+        let listener = tracechain_http::bind(&settings.http)?;
+        let server = Server::start(
+            listener,
+            &settings.http,
+            move || {
+                let openapi_json = Arc::clone(&openapi_json);
+                app(&defaults)
+                    .app_data(state.clone())
+                    .app_data(keys.clone())
+                    .into_utoipa_app()
+                    .configure(crate::routes::configure)
+                    .into_app()
+                    .route(
+                        "/openapi.json",
+                        web::get().to(move || {
+                            let body = openapi_json.to_string();
+                            async move {
+                                HttpResponse::Ok()
+                                    .content_type("application/json")
+                                    .body(body)
+                            }
+                        }),
+                    )
+                    .service(Scalar::with_url("/docs", openapi.clone()))
+            },
+            shutdown.clone().cancelled_owned(),
+        )?;
+        tracing::info!(port = server.port(), topic = %settings.topic.name, "Registry started");
+        Ok(Application {
+            server,
+            shutdown,
+            background,
+            tasks: vec![topics_task, projection_task],
+            infra,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// Cancel it to stop the application gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then stops in order
+    /// (see the [module docs](self)).
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        let result = self.server.run_until_stopped().await;
+        self.shutdown.cancel();
+        self.background.cancel();
+        for task in self.tasks {
+            if tokio::time::timeout(BACKGROUND_STOP_TIMEOUT, task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("A background task did not stop in time");
+            }
+        }
+        if let Err(error) = self.infra.bus.flush(FLUSH_TIMEOUT).await {
+            tracing::warn!(%error, "Flushing the producer failed");
+        }
+        if let Err(error) = self.infra.store.flush().await {
+            tracing::warn!(%error, "Flushing the store failed");
+        }
+        tracing::info!("Registry stopped");
+        Ok(result?)
+    }
+}
+
+/// Keeps the projection current until `stop`: waits for the topics, makes
+/// the projection complete (then marks it ready), consumes; starts over
+/// with backoff after a failure.
+async fn run_projection(
+    runner: ProjectionRunner,
+    ready: Arc<AtomicBool>,
+    topics: TopicsReady,
+    stop: CancellationToken,
+) {
+    let mut pause = Duration::from_millis(200);
+    loop {
+        if stop.is_cancelled() {
+            return;
+        }
+        if !topics.is_ready() {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_millis(50)) => continue,
+            }
+        }
+        match runner.ensure_complete().await {
+            Ok(report) => {
+                if let Some(report) = report {
+                    tracing::info!(
+                        applied = report.applied,
+                        "Projection rebuilt from the topic"
+                    );
+                }
+                ready.store(true, Ordering::Release);
+                match runner.clone().run(stop.clone()).await {
+                    Ok(stats) => {
+                        tracing::info!(?stats, "Projection consumer stopped");
+                        if stop.is_cancelled() {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %tracechain_http::problem::ErrorChain(&error), "Projection consumer failed; restarting");
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(error = %tracechain_http::problem::ErrorChain(&error), "Projection could not be loaded; retrying");
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(Duration::from_secs(10));
+    }
+}
