@@ -278,12 +278,24 @@ pub fn status_of<E: ApiError + ?Sized>(error: &E) -> StatusCode {
 }
 
 /// The response for an [`ApiError`]: 4xx problems as given (logged at debug),
-/// 5xx replaced by [`Problem::internal`] after logging the error and its
-/// source chain with `%error`.
+/// typed 503s (a dependency is unavailable; written for clients) as given,
+/// other 5xx replaced by [`Problem::internal`] after logging the error and
+/// its source chain with `%error`.
 pub fn error_response<E: ApiError + ?Sized>(error: &E) -> HttpResponse {
     let problem = error.problem();
     let status = problem.status();
-    if status.is_server_error() {
+    // A typed 503 (the event bus or the store is unavailable) is written for
+    // clients: it says what to do (retry after) and carries no internals.
+    let typed_unavailable =
+        status == StatusCode::SERVICE_UNAVAILABLE && problem.type_uri != ABOUT_BLANK;
+    if typed_unavailable {
+        tracing::warn!(
+            error = %ErrorChain(error),
+            status = status.as_u16(),
+            "Request failed: a dependency is unavailable"
+        );
+        problem.to_response()
+    } else if status.is_server_error() {
         tracing::error!(
             error = %ErrorChain(error),
             status = status.as_u16(),

@@ -17,6 +17,11 @@ pub struct AppliedPositions {
     cache: BTreeMap<(String, i32), i64>,
     /// Positions applied but not yet persisted.
     dirty: BTreeMap<(String, i32), i64>,
+    /// Whether positions found in the store may be believed. False during a
+    /// rebuild: a store that lost its state may meanwhile have received
+    /// positions from a consumer still draining its backlog, and trusting
+    /// them would leave holes.
+    trust_store: bool,
 }
 
 impl AppliedPositions {
@@ -26,6 +31,7 @@ impl AppliedPositions {
             name: name.to_owned(),
             cache: BTreeMap::new(),
             dirty: BTreeMap::new(),
+            trust_store: true,
         }
     }
 
@@ -49,6 +55,9 @@ impl AppliedPositions {
         let id = (topic.to_owned(), partition);
         if let Some(offset) = self.cache.get(&id) {
             return Ok(Some(*offset));
+        }
+        if !self.trust_store {
+            return Ok(None);
         }
         let stored = store.get(&self.key(topic, partition)).await?;
         let offset = stored.and_then(|v| {
@@ -90,5 +99,18 @@ impl AppliedPositions {
     pub fn reset(&mut self) {
         self.cache.clear();
         self.dirty.clear();
+        self.trust_store = true;
+    }
+
+    /// Believes positions in the store again (a rebuild finished).
+    pub fn trust_store_again(&mut self) {
+        self.trust_store = true;
+    }
+
+    /// Forgets every cached position and ignores the store's until the next
+    /// [`reset`](Self::reset): what a rebuild starts with.
+    pub fn reset_for_rebuild(&mut self) {
+        self.reset();
+        self.trust_store = false;
     }
 }

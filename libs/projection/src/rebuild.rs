@@ -90,9 +90,10 @@ const STORE_ATTEMPTS: u32 = 5;
 /// topics, from offset 0 up to the end offsets found at the start.
 ///
 /// With `clear`, the store's namespace is emptied first (a full rebuild);
-/// without, positions already recorded are skipped (a resumed rebuild, or one
-/// after the store lost everything anyway). The completeness marker is
-/// removed first and written last, so a rebuild cut short is redone.
+/// without, the store is rebuilt in place (after it lost its state). The completeness marker is
+/// removed first and written last, so a rebuild cut short is redone. Either
+/// way every event is replayed (projectors are idempotent): positions found
+/// in a store that lost its state cannot be trusted.
 pub async fn rebuild(
     bus: &dyn EventBus,
     store: &dyn StateStore,
@@ -111,7 +112,10 @@ pub async fn rebuild(
         let removed = store.clear_namespace().await.map_err(store_error)?;
         tracing::info!(projection = %name, removed, "Cleared the store for a full rebuild");
     }
-    positions.reset();
+    // Replay everything from offset 0, whatever positions the store holds:
+    // a store that lost its state may have been handed positions since by a
+    // consumer still draining its backlog. Projectors are idempotent.
+    positions.reset_for_rebuild();
 
     let mut report = RebuildReport::default();
     for topic in projector.topics() {
@@ -151,6 +155,9 @@ pub async fn rebuild(
         }
     }
     store.flush().await.map_err(store_error)?;
+    // From here on the cache holds every replayed position, and positions in
+    // the store are ours again.
+    positions.trust_store_again();
     store.put(&marker, b"1").await.map_err(store_error)?;
     store.flush().await.map_err(store_error)?;
     tracing::info!(projection = %name, ?report, "Projection rebuilt");

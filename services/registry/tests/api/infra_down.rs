@@ -36,7 +36,18 @@ async fn a_dead_broker_means_503_and_nothing_written() {
         )
         .await;
     assert_eq!(response.headers()["retry-after"], "2");
-    assert_problem(response, 503).await;
+    let body = assert_problem(response, 503).await;
+    assert_eq!(
+        body["type"], "https://tracechain.dev/problems/event-bus-unavailable",
+        "a dependency outage keeps its type and tells the client what happened: {body}"
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nothing was changed"),
+        "{body}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(15),
         "bounded by the delivery timeout"
