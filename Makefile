@@ -32,6 +32,7 @@ build:
 
 # Criterion benchmarks; each prints its figures beside a baseline measured in the same run.
 bench: infra-up
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(CARGO) bench -p tracechain-core --bench core
 	$(CARGO) bench -p tracechain-store --bench store
 	$(CARGO) bench -p tracechain-registry --bench load
