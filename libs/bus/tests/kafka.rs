@@ -6,8 +6,6 @@
 
 mod conformance;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +13,7 @@ use conformance::{Leg, envelope, murmur_keys, unique};
 use tracechain_bus::{
     BusError, ConsumerOptions, EmbeddedBus, EventBus, KafkaBus, KafkaConfig, Record, TopicSpec,
 };
+use tracechain_testkit::{PrivateBroker, free_port};
 
 fn brokers() -> String {
     std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned())
@@ -147,57 +146,10 @@ async fn an_unreachable_broker_fails_within_the_timeouts() {
     );
 }
 
-/// A private broker process, killed on drop.
-struct Broker {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn tansu() -> String {
-    let in_cargo_home = std::env::var("CARGO_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|_| std::env::var("HOME").map(|h| std::path::Path::new(&h).join(".cargo")))
-        .map(|home| home.join("bin").join("tansu"));
-    match in_cargo_home {
-        Ok(path) if path.exists() => path.to_string_lossy().into_owned(),
-        _ => "tansu".to_owned(),
-    }
-}
-
-async fn start_private_broker() -> Broker {
-    let port = free_port();
-    let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new(tansu())
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-        ])
-        .args(["--storage-engine", "memory://tansu/"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start tansu ({e}): run `scripts/infra.sh up` to install it")
-        });
-    let broker = Broker { child, port };
+/// A private tansu process (killed on drop), once it answers the bus.
+async fn start_private_broker() -> PrivateBroker {
+    let broker = PrivateBroker::start();
+    let port = broker.port();
     let bus = KafkaBus::connect(config(&format!("127.0.0.1:{port}"))).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while bus.ping(Duration::from_millis(500)).await.is_err() {
@@ -217,7 +169,7 @@ async fn start_private_broker() -> Broker {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_lost_mid_flight_fails_cleanly_and_nothing_hangs() {
     let broker = start_private_broker().await;
-    let mut config = config(&format!("127.0.0.1:{}", broker.port));
+    let mut config = config(&format!("127.0.0.1:{}", broker.port()));
     config.delivery_timeout = Duration::from_secs(3);
     config.request_timeout = Duration::from_secs(3);
     let bus = KafkaBus::connect(config).unwrap();
