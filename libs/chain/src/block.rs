@@ -141,6 +141,54 @@ impl Block {
     /// Decodes a record, checking its structure and the header's fields
     /// (not the signatures or the root: see [`crate::ChainVerifier`]).
     pub fn from_record(record: &[u8]) -> Result<Block, BlockError> {
+        let head = RecordHead::decode(record)?;
+        let mut r = Reader {
+            rest: &record[head.events_offset()..],
+        };
+        let count = r.len("event count")?;
+        if count > MAX_BLOCK_EVENTS {
+            return Err(BlockError::Record(format!(
+                "{count} events exceed the limit of {MAX_BLOCK_EVENTS}"
+            )));
+        }
+        let mut events = Vec::with_capacity(count);
+        for i in 0..count {
+            events.push(r.bytes(MAX_EVENT_BYTES, &format!("event {i}"))?.to_vec());
+        }
+        if !r.rest.is_empty() {
+            return Err(BlockError::Record(format!(
+                "{} bytes after the last event",
+                r.rest.len()
+            )));
+        }
+        Ok(Block {
+            header: head.header,
+            header_bytes: head.header_bytes,
+            signature: head.signature,
+            checkpoint: head.checkpoint,
+            events,
+        })
+    }
+}
+
+/// The leading part of a block record: header, signature and checkpoint,
+/// decoded without copying the events (for scanning a store quickly).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordHead {
+    /// The header.
+    pub header: BlockHeader,
+    /// Its canonical bytes.
+    pub header_bytes: Vec<u8>,
+    /// The header signature.
+    pub signature: Signature,
+    /// The checkpoint note.
+    pub checkpoint: String,
+}
+
+impl RecordHead {
+    /// Decodes the head of `record`, checking the header's fields and that the
+    /// event count it announces matches the record's.
+    pub fn decode(record: &[u8]) -> Result<RecordHead, BlockError> {
         let mut r = Reader { rest: record };
         if r.take(4, "magic")? != RECORD_MAGIC {
             return Err(BlockError::Record(
@@ -155,29 +203,23 @@ impl Block {
             .map_err(|_| BlockError::Record("checkpoint is not UTF-8".to_owned()))?
             .to_owned();
         let count = r.len("event count")?;
-        if count > MAX_BLOCK_EVENTS {
-            return Err(BlockError::Record(format!(
-                "{count} events exceed the limit of {MAX_BLOCK_EVENTS}"
-            )));
-        }
         check_event_count(&header, count)?;
-        let mut events = Vec::with_capacity(count);
-        for i in 0..count {
-            events.push(r.bytes(MAX_EVENT_BYTES, &format!("event {i}"))?.to_vec());
-        }
-        if !r.rest.is_empty() {
-            return Err(BlockError::Record(format!(
-                "{} bytes after the last event",
-                r.rest.len()
-            )));
-        }
-        Ok(Block {
+        Ok(RecordHead {
             header,
             header_bytes,
             signature,
             checkpoint,
-            events,
         })
+    }
+
+    /// SHA-256 of the header's canonical bytes.
+    pub fn hash(&self) -> Hash {
+        header_hash(&self.header_bytes)
+    }
+
+    /// Where the event count starts in the record.
+    fn events_offset(&self) -> usize {
+        4 + 4 + self.header_bytes.len() + SIGNATURE_LEN + 4 + self.checkpoint.len()
     }
 }
 

@@ -23,7 +23,7 @@ mod verify;
 
 pub use block::{
     Block, MAX_BLOCK_EVENTS, MAX_EVENT_BYTES, MAX_HEADER_BYTES, MAX_NOTE_BYTES, RECORD_MAGIC,
-    checkpoint_note,
+    RecordHead, checkpoint_note,
 };
 pub use error::{BlockError, ChainError};
 pub use header::{

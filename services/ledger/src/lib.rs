@@ -1,0 +1,2 @@
+//! The ledger service.
+pub mod store;
