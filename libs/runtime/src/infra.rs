@@ -67,10 +67,7 @@ impl Infrastructure {
         store: &StoreSettings,
         namespace: Namespace,
     ) -> Result<Self, RuntimeError> {
-        let bus: Arc<dyn EventBus> = match bus.kind {
-            BusKind::Kafka => Arc::new(KafkaBus::connect(bus.kafka_config())?),
-            BusKind::Embedded => Arc::new(EmbeddedBus::open(&bus.data_dir)?),
-        };
+        let bus = connect_bus(bus)?;
         let namespace = match &store.namespace_suffix {
             Some(suffix) => namespace.child(suffix)?,
             None => namespace,
@@ -110,4 +107,13 @@ impl Infrastructure {
             }))
             .with_timeout(PROBE_TIMEOUT + Duration::from_millis(500))
     }
+}
+
+/// Builds the bus the settings name (for a service that needs no store,
+/// like the ledger). Does not wait for the broker.
+pub fn connect_bus(bus: &BusSettings) -> Result<Arc<dyn EventBus>, RuntimeError> {
+    Ok(match bus.kind {
+        BusKind::Kafka => Arc::new(KafkaBus::connect(bus.kafka_config())?),
+        BusKind::Embedded => Arc::new(EmbeddedBus::open(&bus.data_dir)?),
+    })
 }

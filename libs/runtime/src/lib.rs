@@ -14,10 +14,11 @@
 
 pub mod infra;
 pub mod problems;
+pub mod secrets;
 pub mod settings;
 pub mod topics;
 
-pub use infra::{Infrastructure, RuntimeError};
+pub use infra::{Infrastructure, RuntimeError, connect_bus};
 pub use problems::{bus_problem, store_problem};
 pub use settings::{BusKind, BusSettings, SettingsError, StoreKind, StoreSettings, load_settings};
 pub use topics::{TopicsReady, ensure_topics_in_background};

@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use tracechain_domain::{Role, TenantId};
 use tracechain_http::auth::{ApiKeyTable, generate_api_key};
 
-use super::files::write_secret;
+use tracechain_runtime::secrets::write_secret;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ApikeyCommand {

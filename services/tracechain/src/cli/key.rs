@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use tracechain_core::{NoteSigner, SigningKey};
 
-use super::files::write_secret;
+use tracechain_runtime::secrets::write_secret;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeyCommand {

@@ -2,7 +2,6 @@
 //! and returns `anyhow::Result`, so `main` prints one error chain and exits 1.
 
 mod apikey;
-mod files;
 mod key;
 
 use clap::{Parser, Subcommand};

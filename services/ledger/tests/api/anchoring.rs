@@ -1,0 +1,192 @@
+//! Events in, signed blocks and verifiable proofs out.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use tracechain_chain::{Block, ChainVerifier, KeyRing};
+use tracechain_core::{
+    Checkpoint, Hash, NoteVerifier, VerifyingKey, verify_consistency, verify_inclusion,
+};
+use uuid::Uuid;
+
+use crate::helpers::{Ledger, Shared, anchored_ids, event, fast_blocks, kafka_bus, publish};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn published_events_are_anchored_once_in_signed_blocks_with_verifiable_proofs() {
+    let shared = Shared::new();
+    let ledger = Ledger::spawn(shared.settings("a", fast_blocks())).await;
+    let bus = kafka_bus();
+    let events: Vec<_> = (0..450)
+        .map(|n| event("product.registered", "acme", n))
+        .collect();
+    publish(bus.as_ref(), &shared.names, &events).await;
+    // A producer's duplicate: the same envelope again.
+    publish(bus.as_ref(), &shared.names, &events[..10]).await;
+    ledger.wait_for_size(450, Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let keys = &shared.keys;
+
+    let ids = anchored_ids(&ledger, &keys.auditor).await;
+    assert_eq!(ids.len(), 450, "duplicates must not be anchored twice");
+    let published: HashSet<Uuid> = events.iter().map(|e| e.id()).collect();
+    assert_eq!(ids.iter().copied().collect::<HashSet<_>>(), published);
+
+    // The head, the checkpoint note and the public keys agree.
+    let head = ledger.get_json(&keys.carrier, "/v1/head").await;
+    assert_eq!(head["tree_size"], 450);
+    let key_list = ledger
+        .get(None, "/v1/keys")
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let vkey = key_list["keys"][0]["note_verifier_key"].as_str().unwrap();
+    let public =
+        VerifyingKey::from_base64(key_list["keys"][0]["public_key"].as_str().unwrap()).unwrap();
+    let note = ledger
+        .get(None, "/v1/checkpoint")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let (checkpoint, _) =
+        Checkpoint::open(note.as_bytes(), &[NoteVerifier::parse(vkey).unwrap()]).unwrap();
+    assert_eq!(checkpoint.size(), 450);
+    assert_eq!(
+        checkpoint.root_hash().to_hex(),
+        head["root"].as_str().unwrap()
+    );
+
+    // Every block verifies from genesis (what a standby does with the topic).
+    let mut verifier =
+        ChainVerifier::from_genesis(shared.names.origin.clone(), KeyRing::new([public]));
+    let height = head["height"].as_u64().unwrap();
+    for h in 0..=height {
+        let block: Block = ledger.app_store.block(h).unwrap().unwrap();
+        verifier.apply(&block).unwrap();
+    }
+    assert_eq!(
+        verifier.head().unwrap().root.to_hex(),
+        head["root"].as_str().unwrap()
+    );
+
+    // Inclusion proofs against the latest and an older size, from the API.
+    for id in [ids[0], ids[137], ids[449]] {
+        let got = ledger
+            .get_json(&keys.acme, &format!("/v1/events/{id}"))
+            .await;
+        assert_eq!(got["event"]["id"], id.to_string());
+        let leaf: Hash = got["leaf_hash"].as_str().unwrap().parse().unwrap();
+        let index = got["leaf_index"].as_u64().unwrap();
+        for size in [None, Some(index + 1)] {
+            let query = size.map(|s| format!("?tree_size={s}")).unwrap_or_default();
+            let proof = ledger
+                .get_json(&keys.acme, &format!("/v1/events/{id}/proof{query}"))
+                .await;
+            let path: Vec<Hash> = proof["path"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h.as_str().unwrap().parse().unwrap())
+                .collect();
+            let root: Hash = proof["root"].as_str().unwrap().parse().unwrap();
+            let tree_size = proof["tree_size"].as_u64().unwrap();
+            verify_inclusion(&leaf, index, tree_size, &path, &root).unwrap();
+            if size.is_none() {
+                assert_eq!(root.to_hex(), head["root"].as_str().unwrap());
+                assert_eq!(proof["checkpoint"].as_str().unwrap(), note);
+            }
+        }
+    }
+    let c = ledger
+        .get_json(&keys.finance, "/v1/consistency?from=7&to=450")
+        .await;
+    let path: Vec<Hash> = c["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().parse().unwrap())
+        .collect();
+    verify_consistency(
+        7,
+        450,
+        &c["from_root"].as_str().unwrap().parse().unwrap(),
+        &c["to_root"].as_str().unwrap().parse().unwrap(),
+        &path,
+    )
+    .unwrap();
+
+    // Entitlement: another tenant's carrier sees neither body nor proof.
+    let hidden = ledger
+        .get(Some(&keys.carrier), &format!("/v1/events/{}", ids[0]))
+        .await;
+    assert_eq!(hidden.status(), 404);
+    assert_eq!(hidden.headers()["content-type"], "application/problem+json");
+    ledger.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_resumes_from_the_last_block_without_loss_or_duplicates() {
+    let shared = Shared::new();
+    let bus = kafka_bus();
+    let first: Vec<_> = (0..300)
+        .map(|n| event("product.registered", "acme", n))
+        .collect();
+    let ledger = Ledger::spawn(shared.settings("a", fast_blocks())).await;
+    publish(bus.as_ref(), &shared.names, &first).await;
+    ledger.wait_for_size(300, Duration::from_secs(60)).await;
+    ledger.stop().await;
+
+    let second: Vec<_> = (300..500)
+        .map(|n| event("product.registered", "acme", n))
+        .collect();
+    publish(bus.as_ref(), &shared.names, &second).await;
+    let ledger = Ledger::spawn(shared.settings("a", fast_blocks())).await;
+    ledger.wait_for_size(500, Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ids = anchored_ids(&ledger, &shared.keys.auditor).await;
+    assert_eq!(ids.len(), 500);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 500);
+    ledger.stop().await;
+
+    // A second instance with an empty store rebuilds it from the topic.
+    let replica = Ledger::spawn(shared.settings("b", fast_blocks())).await;
+    replica.wait_for_size(500, Duration::from_secs(60)).await;
+    assert_eq!(anchored_ids(&replica, &shared.keys.auditor).await, ids);
+    replica.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_parameters_are_precise_problems() {
+    let shared = Shared::new();
+    let ledger = Ledger::spawn(shared.settings("a", fast_blocks())).await;
+    let key = &shared.keys.auditor;
+    for (path, status, needle) in [
+        ("/v1/blocks/abc", 400, "height"),
+        ("/v1/blocks/999", 404, "no block at height 999"),
+        ("/v1/blocks?limit=0", 400, "limit"),
+        ("/v1/blocks?from=-1", 400, "from"),
+        ("/v1/events/not-a-uuid", 400, "event_id"),
+        (
+            "/v1/events/0190a0a0-0000-7000-8000-000000000000",
+            404,
+            "no anchored event",
+        ),
+        ("/v1/consistency", 400, "from"),
+        ("/v1/consistency?from=0&to=0", 400, "from"),
+        ("/v1/head", 404, "no block yet"),
+    ] {
+        let response = ledger.get(Some(key), path).await;
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+        let body = response.text().await.unwrap();
+        assert!(body.contains(needle), "{path}: {body}");
+    }
+    let response = ledger.get(None, "/v1/head").await;
+    assert_eq!(response.status(), 401);
+    ledger.stop().await;
+}

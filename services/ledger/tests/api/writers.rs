@@ -1,0 +1,1 @@
+//! Two writers, a zombie, and takeover.
