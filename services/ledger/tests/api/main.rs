@@ -4,4 +4,4 @@
 
 mod anchoring;
 mod helpers;
-mod writers;
+mod openapi;

@@ -1,1 +1,0 @@
-//! Two writers, a zombie, and takeover.

@@ -1,0 +1,7 @@
+//! The ledger as separate processes (the built `tracechain-ledger` binary)
+//! over the real broker: crashes (SIGKILL) at random points under load, two
+//! writers, takeover, and a paused writer (a zombie) that wakes up.
+
+mod crash;
+mod helpers;
+mod writers;
