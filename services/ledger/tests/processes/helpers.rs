@@ -131,7 +131,6 @@ max_wait_ms = 50
         Process {
             child,
             url: format!("http://127.0.0.1:{port}"),
-            data: self.instance_dir(name).join("data"),
             log: self.instance_dir(name).join("ledger.log"),
         }
     }
@@ -168,7 +167,6 @@ max_wait_ms = 50
 pub(crate) struct Process {
     pub(crate) child: Child,
     pub(crate) url: String,
-    pub(crate) data: PathBuf,
     pub(crate) log: PathBuf,
 }
 
