@@ -44,6 +44,8 @@ pub struct Block {
     signature: Signature,
     checkpoint: String,
     events: Vec<Vec<u8>>,
+    /// The events' leaf hashes, computed once (every user of a block needs them).
+    leaves: Vec<Hash>,
 }
 
 impl Block {
@@ -54,7 +56,26 @@ impl Block {
         events: Vec<Vec<u8>>,
         key: &SigningKey,
     ) -> Result<Block, BlockError> {
+        let leaves = events.iter().map(|e| leaf_hash(e)).collect();
+        Block::seal_hashed(header, events, leaves, key)
+    }
+
+    /// [`seal`](Self::seal) for a caller that already hashed the events
+    /// (`leaves[i]` must be the leaf hash of `events[i]`).
+    pub fn seal_hashed(
+        header: BlockHeader,
+        events: Vec<Vec<u8>>,
+        leaves: Vec<Hash>,
+        key: &SigningKey,
+    ) -> Result<Block, BlockError> {
         header.validate()?;
+        if leaves.len() != events.len() {
+            return Err(BlockError::Sign(format!(
+                "{} leaf hashes for {} events",
+                leaves.len(),
+                events.len()
+            )));
+        }
         if header.key_id != key.key_id() {
             return Err(BlockError::Sign(format!(
                 "header names key {} but the key is {}",
@@ -72,6 +93,7 @@ impl Block {
             signature,
             checkpoint,
             events,
+            leaves,
         })
     }
 
@@ -112,7 +134,12 @@ impl Block {
 
     /// The events' RFC 6962 leaf hashes, in leaf order.
     pub fn leaf_hashes(&self) -> Vec<Hash> {
-        self.events.iter().map(|e| leaf_hash(e)).collect()
+        self.leaves.clone()
+    }
+
+    /// The events' RFC 6962 leaf hashes, in leaf order, without a copy.
+    pub fn leaves(&self) -> &[Hash] {
+        &self.leaves
     }
 
     /// The binary record (see the module docs).
@@ -161,12 +188,14 @@ impl Block {
                 r.rest.len()
             )));
         }
+        let leaves = events.iter().map(|e| leaf_hash(e)).collect();
         Ok(Block {
             header: head.header,
             header_bytes: head.header_bytes,
             signature: head.signature,
             checkpoint: head.checkpoint,
             events,
+            leaves,
         })
     }
 }
@@ -204,6 +233,23 @@ impl RecordHead {
             .to_owned();
         let count = r.len("event count")?;
         check_event_count(&header, count)?;
+        Ok(RecordHead {
+            header,
+            header_bytes,
+            signature,
+            checkpoint,
+        })
+    }
+
+    /// A head from its parts as a ledger's API serves them (the signed
+    /// header bytes, the signature, the checkpoint note), parsing the header
+    /// from the bytes — which must be canonical — so the two always agree.
+    pub fn from_parts(
+        header_bytes: Vec<u8>,
+        signature: Signature,
+        checkpoint: String,
+    ) -> Result<RecordHead, BlockError> {
+        let header = BlockHeader::from_canonical_bytes(&header_bytes)?;
         Ok(RecordHead {
             header,
             header_bytes,
