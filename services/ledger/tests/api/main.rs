@@ -4,4 +4,5 @@
 
 mod anchoring;
 mod helpers;
+mod keys;
 mod openapi;
