@@ -37,3 +37,4 @@ bench: infra-up
 	$(CARGO) bench -p tracechain-store --bench store
 	$(CARGO) bench -p tracechain-registry --bench load
 	$(CARGO) bench -p tracechain-bus --bench bus
+	$(CARGO) bench -p tracechain-ledger --bench ledger

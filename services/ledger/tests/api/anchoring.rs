@@ -190,3 +190,85 @@ async fn bad_parameters_are_precise_problems() {
     assert_eq!(response.status(), 401);
     ledger.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proofs_of_random_events_against_random_checkpoints_verify_and_tampered_ones_do_not() {
+    use rand_core::{OsRng, RngCore};
+
+    let shared = Shared::new();
+    let ledger = Ledger::spawn(shared.settings("a", fast_blocks())).await;
+    let bus = kafka_bus();
+    let events: Vec<_> = (0..700)
+        .map(|n| event("shipment.created", "acme", n))
+        .collect();
+    publish(bus.as_ref(), &shared.names, &events).await;
+    ledger.wait_for_size(700, Duration::from_secs(60)).await;
+    let key = &shared.keys.auditor;
+    let keys = ledger
+        .get(None, "/v1/keys")
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let note_key =
+        NoteVerifier::parse(keys["keys"][0]["note_verifier_key"].as_str().unwrap()).unwrap();
+    let head = ledger.app_store.head().unwrap();
+
+    for _ in 0..25 {
+        // A random block's signed checkpoint, and a random event inside it.
+        let height = OsRng.next_u64() % (head.header.height + 1);
+        let block = ledger.get_json(key, &format!("/v1/blocks/{height}")).await;
+        let (checkpoint, _) = Checkpoint::open(
+            block["checkpoint"].as_str().unwrap().as_bytes(),
+            &[note_key.clone()],
+        )
+        .unwrap();
+        let size = checkpoint.size();
+        let id = events[(OsRng.next_u64() % 700) as usize].id();
+        let got = ledger.get_json(key, &format!("/v1/events/{id}")).await;
+        let index = got["leaf_index"].as_u64().unwrap();
+        let path = format!("/v1/events/{id}/proof?tree_size={size}");
+        if index >= size {
+            let response = ledger.get(Some(key), &path).await;
+            assert_eq!(
+                response.status(),
+                400,
+                "leaf {index} is not in a tree of {size}"
+            );
+            continue;
+        }
+        let proof = ledger.get_json(key, &path).await;
+        assert_eq!(
+            proof["checkpoint"].as_str().unwrap(),
+            block["checkpoint"].as_str().unwrap()
+        );
+        let leaf: Hash = got["leaf_hash"].as_str().unwrap().parse().unwrap();
+        let audit: Vec<Hash> = proof["path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().parse().unwrap())
+            .collect();
+        // Verified against the signed checkpoint's root, not the served one.
+        verify_inclusion(&leaf, index, size, &audit, checkpoint.root_hash()).unwrap();
+        // Any change to the proof fails.
+        if let Some(first) = audit.first() {
+            let mut bad = audit.clone();
+            bad[0] = Hash::from_bytes({
+                let mut b = first.to_bytes();
+                b[31] ^= 1;
+                b
+            });
+            assert!(verify_inclusion(&leaf, index, size, &bad, checkpoint.root_hash()).is_err());
+        }
+        assert!(
+            verify_inclusion(&leaf, index ^ 1, size, &audit, checkpoint.root_hash()).is_err()
+                || size == 1
+        );
+        let other_leaf = tracechain_core::leaf_hash(b"not the event");
+        assert!(
+            verify_inclusion(&other_leaf, index, size, &audit, checkpoint.root_hash()).is_err()
+        );
+    }
+    ledger.stop().await;
+}
