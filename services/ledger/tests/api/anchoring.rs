@@ -220,7 +220,7 @@ async fn proofs_of_random_events_against_random_checkpoints_verify_and_tampered_
         let block = ledger.get_json(key, &format!("/v1/blocks/{height}")).await;
         let (checkpoint, _) = Checkpoint::open(
             block["checkpoint"].as_str().unwrap().as_bytes(),
-            &[note_key.clone()],
+            std::slice::from_ref(&note_key),
         )
         .unwrap();
         let size = checkpoint.size();
