@@ -12,7 +12,9 @@
 //!   new tree + the events themselves, as one binary record;
 //! - [`ChainVerifier`]: accepts a block only if it extends the verified head
 //!   (see its module docs), which is also how a reader applies the
-//!   first-valid-block-per-height rule that fences a zombie writer.
+//!   first-valid-block-per-height rule that fences a zombie writer; a block
+//!   is checked from its events or, as a ledger's API serves it, from its
+//!   [`RecordHead`] and leaf hashes, by one implementation.
 //!
 //! Pure: no I/O, no clocks (the caller passes the time).
 

@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use time::OffsetDateTime;
 use tracechain_core::{Hash, SigningKey, root_from_leaf_hashes, verify_inclusion};
 
-use crate::{Block, ChainError, ChainVerifier, KeyRing, Positions};
+use crate::{Block, ChainError, ChainVerifier, KeyRing, Positions, RecordHead};
 
 const ORIGIN: &str = "tracechain.test/ledger";
 
@@ -226,4 +226,145 @@ proptest! {
         with_magic.extend_from_slice(&bytes);
         let _ = Block::from_record(&with_magic);
     }
+}
+
+/// The head part of `block`, as a reader of a ledger's API rebuilds it.
+fn head_of(block: &Block) -> RecordHead {
+    RecordHead::decode(&block.to_record()).unwrap()
+}
+
+#[test]
+fn apply_leaves_accepts_what_apply_accepts_and_reaches_the_same_head() {
+    let blocks = chain(&[3, 1, 7, 2]);
+    let mut with_events = verifier();
+    let mut with_leaves = verifier();
+    for block in &blocks {
+        let head = head_of(block);
+        let from_events = with_events.apply(block).unwrap().clone();
+        let from_leaves = with_leaves
+            .apply_leaves(&head, &block.leaf_hashes())
+            .unwrap()
+            .clone();
+        assert_eq!(from_events, from_leaves);
+        assert_eq!(with_events.frontier(), with_leaves.frontier());
+    }
+    // The head built from API-style parts is the decoded one.
+    let last = &blocks[3];
+    let parts = RecordHead::from_parts(
+        last.header_bytes().to_vec(),
+        *last.signature(),
+        last.checkpoint().to_owned(),
+    )
+    .unwrap();
+    assert_eq!(parts, head_of(last));
+}
+
+#[test]
+fn apply_leaves_refuses_wrong_leaves_and_changes_nothing() {
+    let blocks = chain(&[2, 3]);
+    let mut v = verifier();
+    v.apply(&blocks[0]).unwrap();
+    let before = (v.head().cloned(), v.frontier().to_vec());
+    let head = head_of(&blocks[1]);
+    let leaves = blocks[1].leaf_hashes();
+
+    let err = v.apply_leaves(&head, &leaves[..2]).unwrap_err();
+    assert_eq!(err.height(), 1);
+    assert!(
+        err.to_string()
+            .contains("counts 3 events but 2 leaf hashes were given"),
+        "{err}"
+    );
+
+    let mut changed = leaves.clone();
+    changed[1] = Hash::from_bytes([0x42; 32]);
+    let err = v.apply_leaves(&head, &changed).unwrap_err().to_string();
+    assert!(
+        err.starts_with("block 1: root recomputed from the leaf hashes is"),
+        "{err}"
+    );
+
+    let mut swapped = leaves.clone();
+    swapped.swap(0, 2);
+    assert!(v.apply_leaves(&head, &swapped).is_err());
+
+    assert_eq!((v.head().cloned(), v.frontier().to_vec()), before);
+    v.apply_leaves(&head, &leaves).unwrap();
+}
+
+#[test]
+fn apply_leaves_refuses_a_header_that_is_not_the_signed_bytes() {
+    let blocks = chain(&[2, 3]);
+    let mut v = verifier();
+    v.apply(&blocks[0]).unwrap();
+    // A hand-built head whose parsed header claims a different root than
+    // the bytes the signature covers.
+    let mut forged = head_of(&blocks[1]);
+    forged.header.root = Hash::from_bytes([0x11; 32]);
+    let err = v
+        .apply_leaves(&forged, &blocks[1].leaf_hashes())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not the signed header bytes"), "{err}");
+    // Non-canonical bytes are refused when building a head from parts.
+    let pretty = serde_json::to_vec_pretty(blocks[1].header()).unwrap();
+    assert!(RecordHead::from_parts(pretty, *blocks[1].signature(), String::new()).is_err());
+}
+
+#[test]
+fn apply_leaves_checks_the_signature_and_the_checkpoint() {
+    let blocks = chain(&[2, 3]);
+    let mut v = verifier();
+    v.apply(&blocks[0]).unwrap();
+    let leaves = blocks[1].leaf_hashes();
+
+    let mut bad_signature = head_of(&blocks[1]);
+    let mut bytes = bad_signature.signature.to_bytes();
+    bytes[5] ^= 1;
+    bad_signature.signature = tracechain_core::Signature::from_bytes(&bytes);
+    let err = v
+        .apply_leaves(&bad_signature, &leaves)
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("block 1: header signature"), "{err}");
+
+    // Block 0's checkpoint is signed, but for another tree.
+    let mut other_checkpoint = head_of(&blocks[1]);
+    other_checkpoint.checkpoint = blocks[0].checkpoint().to_owned();
+    let err = v
+        .apply_leaves(&other_checkpoint, &leaves)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("checkpoint commits to 2 leaves"), "{err}");
+    v.apply_leaves(&head_of(&blocks[1]), &leaves).unwrap();
+}
+
+#[test]
+fn resuming_from_a_head_part_equals_resuming_from_the_block() {
+    let blocks = chain(&[3, 4, 5]);
+    let mut full = verifier();
+    full.apply(&blocks[0]).unwrap();
+    full.apply(&blocks[1]).unwrap();
+    let frontier = full.frontier().to_vec();
+    let keys = KeyRing::new([key(1).verifying_key()]);
+
+    let mut from_head =
+        ChainVerifier::resume_after_head(ORIGIN, keys.clone(), &head_of(&blocks[1]), frontier)
+            .unwrap();
+    from_head
+        .apply_leaves(&head_of(&blocks[2]), &blocks[2].leaf_hashes())
+        .unwrap();
+    full.apply(&blocks[2]).unwrap();
+    assert_eq!(from_head.head(), full.head());
+
+    // An untrusted key cannot be resumed from.
+    let err = ChainVerifier::resume_after_head(
+        ORIGIN,
+        KeyRing::new([key(2).verifying_key()]),
+        &head_of(&blocks[1]),
+        Vec::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("unknown key"), "{err}");
 }

@@ -15,15 +15,24 @@
 //! A refused block leaves the verifier unchanged, so a reader of
 //! `ledger.blocks` can apply the first-valid-block-per-height rule: feed it
 //! every block in topic order and keep the ones it accepts.
+//!
+//! A block can be checked with its events ([`ChainVerifier::apply`]) or with
+//! only its head part and its events' leaf hashes
+//! ([`ChainVerifier::apply_leaves`]), which is what a ledger's API serves to
+//! readers who may not see every event body. Both run the same checks; the
+//! first recomputes the leaf hashes from the events, the second takes them
+//! as given — which is still sound, because the root they must fold to is
+//! signed.
 
 use std::collections::BTreeMap;
 
 use time::OffsetDateTime;
 use tracechain_core::{
-    Checkpoint, Hash, KeyId, MerkleAccumulator, NoteVerifier, SigningKey, VerifyingKey, leaf_hash,
+    Checkpoint, Hash, KeyId, MerkleAccumulator, NoteVerifier, Signature, SigningKey, VerifyingKey,
+    leaf_hash,
 };
 
-use crate::block::Block;
+use crate::block::{Block, RecordHead};
 use crate::error::{BlockError, ChainError};
 use crate::header::{BlockHeader, GENESIS_PREV_HASH, HEADER_VERSION, Positions, format_time};
 
@@ -75,6 +84,55 @@ pub struct VerifiedHead {
     pub root: Hash,
 }
 
+/// The signed part of a block, borrowed from a whole [`Block`] or from a
+/// [`RecordHead`], so both kinds of input go through one implementation.
+#[derive(Clone, Copy)]
+struct Signed<'a> {
+    header: &'a BlockHeader,
+    /// The canonical bytes the signature covers (`header` was parsed from them).
+    header_bytes: &'a [u8],
+    signature: &'a Signature,
+    checkpoint: &'a str,
+}
+
+impl<'a> Signed<'a> {
+    fn of_block(block: &'a Block) -> Self {
+        Signed {
+            header: block.header(),
+            header_bytes: block.header_bytes(),
+            signature: block.signature(),
+            checkpoint: block.checkpoint(),
+        }
+    }
+
+    fn of_head(head: &'a RecordHead) -> Self {
+        Signed {
+            header: &head.header,
+            header_bytes: &head.header_bytes,
+            signature: &head.signature,
+            checkpoint: &head.checkpoint,
+        }
+    }
+
+    fn hash(&self) -> Hash {
+        crate::header::header_hash(self.header_bytes)
+    }
+}
+
+/// A [`RecordHead`]'s fields are public, so one may have been built by hand
+/// with a `header` that is not what `header_bytes` say. The signature covers
+/// only the bytes, and every check reads the parsed header, so the two must
+/// agree or a forged header would pass under a genuine signature.
+fn check_parsed_from_bytes(head: &RecordHead) -> Result<(), ChainError> {
+    match head.header.canonical_bytes() {
+        Ok(bytes) if bytes == head.header_bytes => Ok(()),
+        _ => Err(ChainError::Invalid {
+            height: head.header.height,
+            reason: "the parsed header is not the signed header bytes".to_owned(),
+        }),
+    }
+}
+
 /// Verifies blocks in order. See the module docs.
 #[derive(Debug, Clone)]
 pub struct ChainVerifier {
@@ -108,8 +166,29 @@ impl ChainVerifier {
         block: &Block,
         frontier: Vec<Hash>,
     ) -> Result<ChainVerifier, ChainError> {
+        Self::resume(origin.into(), keys, Signed::of_block(block), frontier)
+    }
+
+    /// [`resume_after`](Self::resume_after) from a block's head part only
+    /// (its events are not needed: the frontier stands for them).
+    pub fn resume_after_head(
+        origin: impl Into<String>,
+        keys: KeyRing,
+        head: &RecordHead,
+        frontier: Vec<Hash>,
+    ) -> Result<ChainVerifier, ChainError> {
+        check_parsed_from_bytes(head)?;
+        Self::resume(origin.into(), keys, Signed::of_head(head), frontier)
+    }
+
+    fn resume(
+        origin: String,
+        keys: KeyRing,
+        block: Signed<'_>,
+        frontier: Vec<Hash>,
+    ) -> Result<ChainVerifier, ChainError> {
         let mut verifier = ChainVerifier::from_genesis(origin, keys);
-        let header = block.header();
+        let header = block.header;
         let invalid = |reason: String| ChainError::Invalid {
             height: header.height,
             reason,
@@ -167,7 +246,34 @@ impl ChainVerifier {
     /// Checks `block` extends the verified chain and, if it does, makes it
     /// the head. A refused block changes nothing.
     pub fn apply(&mut self, block: &Block) -> Result<&VerifiedHead, ChainError> {
-        let header = block.header();
+        self.extend(Signed::of_block(block), block.leaves(), "the events")
+    }
+
+    /// Checks that the block whose head part is `head` and whose events'
+    /// RFC 6962 leaf hashes are `leaf_hashes` (in leaf order) extends the
+    /// verified chain and, if it does, makes it the head. The same checks as
+    /// [`apply`](Self::apply), for a reader that has the leaf hashes but not
+    /// the events (a ledger's `/v1/blocks/{height}`). A refused block changes
+    /// nothing.
+    pub fn apply_leaves(
+        &mut self,
+        head: &RecordHead,
+        leaf_hashes: &[Hash],
+    ) -> Result<&VerifiedHead, ChainError> {
+        check_parsed_from_bytes(head)?;
+        self.extend(Signed::of_head(head), leaf_hashes, "the leaf hashes")
+    }
+
+    /// The one implementation of [`apply`](Self::apply) and
+    /// [`apply_leaves`](Self::apply_leaves); `source` names where the leaf
+    /// hashes came from, for the error message.
+    fn extend(
+        &mut self,
+        block: Signed<'_>,
+        leaf_hashes: &[Hash],
+        source: &str,
+    ) -> Result<&VerifiedHead, ChainError> {
+        let header = block.header;
         let height = header.height;
         let expected = self.next_height();
         if height != expected {
@@ -189,15 +295,24 @@ impl ChainVerifier {
                 self.log.size()
             )));
         }
+        // A decoded Block already agrees with its header's count; leaf
+        // hashes handed in from elsewhere may not.
+        if u64::try_from(leaf_hashes.len()).ok() != Some(header.count) {
+            return Err(invalid(format!(
+                "the header counts {} events but {} leaf hashes were given",
+                header.count,
+                leaf_hashes.len()
+            )));
+        }
         self.check_signatures(block)?;
         let mut log = self.log.clone();
-        for (i, leaf) in block.leaf_hashes().into_iter().enumerate() {
-            log.append(leaf)
+        for (i, leaf) in leaf_hashes.iter().enumerate() {
+            log.append(*leaf)
                 .map_err(|e| invalid(format!("event {i}: {e}")))?;
         }
         if log.root() != header.root {
             return Err(invalid(format!(
-                "root recomputed from the events is {} but the header says {}",
+                "root recomputed from {source} is {} but the header says {}",
                 log.root(),
                 header.root
             )));
@@ -252,8 +367,8 @@ impl ChainVerifier {
     }
 
     /// Header signature, origin and checkpoint note of `block`.
-    fn check_signatures(&self, block: &Block) -> Result<(), ChainError> {
-        let header = block.header();
+    fn check_signatures(&self, block: Signed<'_>) -> Result<(), ChainError> {
+        let header = block.header;
         let invalid = |reason: String| ChainError::Invalid {
             height: header.height,
             reason,
@@ -268,11 +383,11 @@ impl ChainVerifier {
             .keys
             .get(&header.key_id)
             .ok_or_else(|| invalid(format!("signed by unknown key {}", header.key_id)))?;
-        key.verify_strict(block.header_bytes(), block.signature())
+        key.verify_strict(block.header_bytes, block.signature)
             .map_err(|e| invalid(format!("header signature: {e}")))?;
         let verifier = NoteVerifier::new(self.origin.clone(), *key)
             .map_err(|e| invalid(format!("checkpoint key: {e}")))?;
-        let (checkpoint, _) = Checkpoint::open(block.checkpoint().as_bytes(), &[verifier])
+        let (checkpoint, _) = Checkpoint::open(block.checkpoint.as_bytes(), &[verifier])
             .map_err(|e| invalid(format!("checkpoint: {e}")))?;
         if checkpoint.origin() != self.origin
             || checkpoint.size() != header.tree_size

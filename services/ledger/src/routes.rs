@@ -526,14 +526,16 @@ pub(crate) async fn event_proof(
     }
     let store = Arc::clone(&state.store);
     let response = web::block(move || -> Result<ProofResponse, LedgerError> {
-        let proof = store.inclusion_proof(stored.leaf_index, size)?;
-        let root = store.root_at(size)?;
-        let checkpoint = match store.height_of_leaf(size - 1)? {
-            Some(height) => store
-                .block_head(height)?
-                .filter(|b| b.head.header.tree_size == size)
-                .map(|b| b.head.checkpoint),
-            None => None,
+        let (proof, root) = store.inclusion_proof_and_root(stored.leaf_index, size)?;
+        let checkpoint = match store.head() {
+            Some(head) if head.header.tree_size == size => Some(head.checkpoint.clone()),
+            _ => match store.height_of_leaf(size - 1)? {
+                Some(height) => store
+                    .block_head(height)?
+                    .filter(|b| b.head.header.tree_size == size)
+                    .map(|b| b.head.checkpoint),
+                None => None,
+            },
         };
         Ok(ProofResponse {
             event_id: id,

@@ -1,5 +1,6 @@
-//! The `tracechain` command line: operator key tools today; the embedded
-//! all-in-one mode, `serve <service>`, `demo` and `verify` as the services land.
+//! The `tracechain` command line: operator key tools and chain verification
+//! today; the embedded all-in-one mode, `serve <service>` and `demo` as the
+//! services land.
 
 mod cli;
 

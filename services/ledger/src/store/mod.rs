@@ -21,6 +21,7 @@
 //!   bounded cache) and to the segments by positioned reads.
 
 mod index;
+mod scan;
 mod segments;
 
 use std::collections::HashSet;
@@ -39,6 +40,10 @@ use self::index::{
     index_error, node_key,
 };
 use self::segments::{Location, Scanned, Segments};
+
+pub use self::scan::{
+    BadFrame, BadFrameKind, ScanError, ScannedBlock, StoreScan, segment_file_name,
+};
 
 /// Why the store failed or refused.
 #[derive(Debug, thiserror::Error)]
@@ -462,7 +467,7 @@ impl BlockStore {
                         }
                     }
                     offset += 4 + u64::from(len);
-                    log.append_with(tracechain_core::leaf_hash(event), |id, hash| {
+                    log.append_with(block.leaves()[i], |id, hash| {
                         completed.push((id, *hash));
                     })
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -650,9 +655,19 @@ impl BlockStore {
 
     /// RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<InclusionProof, StoreError> {
+        Ok(self.inclusion_proof_and_root(index, size)?.0)
+    }
+
+    /// [`inclusion_proof`](Self::inclusion_proof) and the root at `size`,
+    /// from one read of the nodes.
+    pub fn inclusion_proof_and_root(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<(InclusionProof, Hash), StoreError> {
         self.check_size(size)?;
         let log = MerkleLog::open(self.nodes()?, size)?;
-        Ok(log.inclusion_proof(index, size)?)
+        Ok((log.inclusion_proof(index, size)?, log.root()))
     }
 
     /// RFC 9162 consistency proof from `old` to `new` leaves.

@@ -3,6 +3,7 @@
 
 mod apikey;
 mod key;
+mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +23,10 @@ enum Command {
     /// Ed25519 signing keys (the ledger's block key, test phones).
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Verify a ledger's chain (from its block store or its API) or one
+    /// event's inclusion proof, trusting only the public keys you give.
+    #[command(subcommand)]
+    Verify(verify::VerifyCommand),
 }
 
 impl Cli {
@@ -29,6 +34,7 @@ impl Cli {
         match self.command {
             Command::Apikey(command) => command.run(),
             Command::Key(command) => command.run(),
+            Command::Verify(command) => command.run(),
         }
     }
 }
