@@ -338,8 +338,9 @@ impl ChainVerifier {
         key: &SigningKey,
     ) -> Result<Block, BlockError> {
         let mut log = self.log.clone();
-        for event in &events {
-            log.append(leaf_hash(event))
+        let leaves: Vec<Hash> = events.iter().map(|e| leaf_hash(e)).collect();
+        for leaf in &leaves {
+            log.append(*leaf)
                 .map_err(|e| BlockError::Header(e.to_string()))?;
         }
         let header = BlockHeader {
@@ -355,7 +356,7 @@ impl ChainVerifier {
             positions,
             key_id: key.key_id(),
         };
-        let block = Block::seal(header, events, key)?;
+        let block = Block::seal_hashed(header, events, leaves, key)?;
         self.log = log;
         self.head = Some(VerifiedHead {
             height: block.header().height,
