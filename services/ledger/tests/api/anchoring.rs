@@ -116,12 +116,17 @@ async fn published_events_are_anchored_once_in_signed_blocks_with_verifiable_pro
     )
     .unwrap();
 
-    // Entitlement: another tenant's carrier sees neither body nor proof.
+    // Entitlement: another tenant's carrier does not see the body…
     let hidden = ledger
         .get(Some(&keys.carrier), &format!("/v1/events/{}", ids[0]))
         .await;
     assert_eq!(hidden.status(), 404);
     assert_eq!(hidden.headers()["content-type"], "application/problem+json");
+    // …but, like hashes and headers, its proof is for every key.
+    let proof = ledger
+        .get(Some(&keys.carrier), &format!("/v1/events/{}/proof", ids[0]))
+        .await;
+    assert_eq!(proof.status(), 200);
     ledger.stop().await;
 }
 
