@@ -15,17 +15,24 @@
 //!   given. Against `publish_batch` calls of [`CHUNK`] events it runs twice:
 //!   in the same shape ([`CHUNK`] sent, all acknowledged, repeat) and as a
 //!   sliding window of [`CHUNK`] in flight, which no sequence of calls that
-//!   each wait for their acknowledgements can reach (the limit). Against
-//!   [`CONCURRENCY`] concurrent `publish` calls it keeps [`CONCURRENCY`] in flight;
+//!   each wait for their acknowledgements can reach (the limit). A
+//!   `publish_stream` with a window of [`CHUNK`] (or [`CHUNK`] ×
+//!   [`BATCH_CALLERS`]) is compared with the sliding window of the same
+//!   size. Against [`CONCURRENCY`] concurrent `publish` calls it keeps
+//!   [`CONCURRENCY`] in flight;
+//! - a publish stream is given the run's events borrowed, as
+//!   `publish_batch` is (and as the bare producer's bytes are made before
+//!   its clock starts);
 //! - single publishes wait for linger and an acknowledgement each, so their
 //!   rate is latency-bound: they are measured on a quarter of the events;
 //! - the bare consumer has the bus consumers' fetch settings and reads the
 //!   very topic they read; it neither copies nor decodes records;
 //! - consuming is timed from the first records received (a group join or a
 //!   first fetch is printed apart, not counted);
-//! - rounds run on fresh topics (UUIDv7 names), the order of the bare and
-//!   bus runs rotates from round to round, and every figure, bare or ours,
-//!   is the best of all rounds.
+//! - rounds run on fresh topics (UUIDv7 names); a bus figure runs next to
+//!   the bare figures it is compared with (the broker slows down as it
+//!   fills up over a run), their order rotates from round to round, and
+//!   every figure, bare or ours, is the best of all rounds.
 //!
 //! The run's topics are left on the broker: deleting them at the end made
 //! this process crash in librdkafka's metadata cache
@@ -50,7 +57,7 @@ use serde_json::json;
 use tokio::task::JoinSet;
 use tracechain_bus::headers as h;
 use tracechain_bus::{
-    ConsumerOptions, EmbeddedBus, EventBus, KafkaBus, KafkaConfig, Record, TopicSpec,
+    ConsumerOptions, EmbeddedBus, EventBus, KafkaBus, KafkaConfig, Record, StreamEvent, TopicSpec,
 };
 use tracechain_domain::{Envelope, EventType, TenantId};
 
@@ -313,6 +320,27 @@ async fn bus_publish_batch(bus: &dyn EventBus, topic: &str, events: &Events) -> 
     started.elapsed()
 }
 
+/// Every event through one `publish_stream` keeping up to `window` records
+/// in flight.
+async fn bus_publish_stream(
+    bus: &dyn EventBus,
+    topic: &str,
+    events: &Events,
+    window: usize,
+) -> Duration {
+    let started = Instant::now();
+    let input = futures::stream::iter(events.pairs.iter().map(StreamEvent::from));
+    let mut outcomes = bus.publish_stream(topic, input.boxed(), window);
+    let mut count = 0;
+    while let Some(outcome) = outcomes.next().await {
+        outcome.expect("publish_stream");
+        count += 1;
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(count, events.len());
+    elapsed
+}
+
 /// Callers of `publish_batch` at once in the concurrent case: a service
 /// publishes from many requests at once, and their waits overlap.
 const BATCH_CALLERS: usize = 4;
@@ -505,12 +533,15 @@ const BARE_WINDOW_WIDE: &str = "bare producer, 4000 in flight";
 const BARE_CHUNKS: &str = "bare producer, 1000 then wait, repeat";
 const BUS_BATCH: &str = "KafkaBus publish_batch, 1000 per call";
 const BUS_BATCH_CONCURRENT: &str = "KafkaBus publish_batch, 4 callers";
+const BUS_STREAM: &str = "KafkaBus publish_stream, 1000 in flight";
+const BUS_STREAM_WIDE: &str = "KafkaBus publish_stream, 4000 in flight";
 const BARE_SINGLE: &str = "bare producer, 64 in flight";
 const BUS_SINGLE: &str = "KafkaBus publish, 64 concurrent calls";
 const BARE_CONSUME: &str = "bare consumer (no copy, no decode)";
 const BUS_GROUP: &str = "KafkaBus subscribe + decode + commit";
 const BUS_READER: &str = "KafkaBus reader (no decode)";
 const EMBEDDED_BATCH: &str = "EmbeddedBus publish_batch, 1000 per call";
+const EMBEDDED_STREAM: &str = "EmbeddedBus publish_stream, 1000 in flight";
 const EMBEDDED_SINGLE: &str = "EmbeddedBus publish, 64 concurrent calls";
 const EMBEDDED_GROUP: &str = "EmbeddedBus subscribe + decode + commit";
 const EMBEDDED_READER: &str = "EmbeddedBus reader (no decode)";
@@ -530,14 +561,15 @@ impl KafkaLeg {
         let (bus, events, n) = (self.bus.as_ref(), &self.events, self.events.len());
         let singles = n / SINGLES_SHARE;
         let batch_topic = fresh_topic(bus, "bench-bus").await;
-        let publishers = [
-            BARE_WINDOW,
-            BARE_WINDOW_WIDE,
-            BARE_CHUNKS,
-            BUS_BATCH,
-            BUS_BATCH_CONCURRENT,
-        ];
-        for name in rotated(&publishers, round) {
+        // Each figure runs next to the bare figures it is compared with:
+        // the broker slows down as it fills up over a run.
+        let one_window = [BARE_CHUNKS, BUS_BATCH, BARE_WINDOW, BUS_STREAM];
+        let wide_window = [BARE_WINDOW_WIDE, BUS_BATCH_CONCURRENT, BUS_STREAM_WIDE];
+        let groups = [&one_window[..], &wide_window[..]];
+        let publishers = rotated(&groups, round)
+            .into_iter()
+            .flat_map(|group| rotated(group, round));
+        for name in publishers {
             let elapsed = match name {
                 BARE_WINDOW_WIDE => {
                     let topic = fresh_topic(bus, "bench-bare").await;
@@ -555,6 +587,15 @@ impl KafkaLeg {
                 BARE_CHUNKS => {
                     let topic = fresh_topic(bus, "bench-bare").await;
                     bare_chunks(&self.producer, &topic, events).await
+                }
+                BUS_STREAM => {
+                    let topic = fresh_topic(bus, "bench-bus").await;
+                    bus_publish_stream(bus, &topic, events, CHUNK).await
+                }
+                BUS_STREAM_WIDE => {
+                    let topic = fresh_topic(bus, "bench-bus").await;
+                    let window = CHUNK * BATCH_CALLERS;
+                    bus_publish_stream(bus, &topic, events, window).await
                 }
                 _ => bus_publish_batch(bus, &batch_topic, events).await,
             };
@@ -597,8 +638,11 @@ async fn embedded_round(bus: &Arc<dyn EventBus>, events: &Arc<Events>, figures: 
     let n = events.len();
     let batch_topic = fresh_topic(bus.as_ref(), "bench-embedded").await;
     let single_topic = fresh_topic(bus.as_ref(), "bench-embedded").await;
+    let stream_topic = fresh_topic(bus.as_ref(), "bench-embedded").await;
     let elapsed = bus_publish_batch(bus.as_ref(), &batch_topic, events).await;
     figures.record(EMBEDDED_BATCH, n, elapsed);
+    let elapsed = bus_publish_stream(bus.as_ref(), &stream_topic, events, CHUNK).await;
+    figures.record(EMBEDDED_STREAM, n, elapsed);
     let singles = n / SINGLES_SHARE;
     let elapsed = bus_publish_concurrent(bus, &single_topic, events, singles).await;
     figures.record(EMBEDDED_SINGLE, singles, elapsed);
@@ -680,11 +724,14 @@ fn main() {
         verdict(&figures, BUS_BATCH, BARE_CHUNKS);
         verdict(&figures, BUS_BATCH, BARE_WINDOW);
         verdict(&figures, BUS_BATCH_CONCURRENT, BARE_WINDOW_WIDE);
+        verdict(&figures, BUS_STREAM, BARE_WINDOW);
+        verdict(&figures, BUS_STREAM_WIDE, BARE_WINDOW_WIDE);
         verdict(&figures, BUS_SINGLE, BARE_SINGLE);
         verdict(&figures, BUS_GROUP, BARE_CONSUME);
         verdict(&figures, BUS_READER, BARE_CONSUME);
         for name in [
             EMBEDDED_BATCH,
+            EMBEDDED_STREAM,
             EMBEDDED_SINGLE,
             EMBEDDED_GROUP,
             EMBEDDED_READER,

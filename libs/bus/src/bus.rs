@@ -6,7 +6,8 @@
 //! checked by one conformance suite (`tests/conformance`):
 //!
 //! - a publish resolves only once the record is durable: acknowledged by the
-//!   broker with `acks=all`, or written and fsync'd by the embedded log;
+//!   broker with `acks=all`, or written and fsync'd by the embedded log; a
+//!   publish stream yields a record's position under the same condition;
 //! - keys map to partitions with Kafka's Java murmur2 partitioner, and records
 //!   of one partition are delivered in offset order;
 //! - a group consumer starts from its group's committed offset (earliest when
@@ -16,10 +17,12 @@
 //!   again never has an event it committed handled by another member;
 //! - topics are created only by `ensure_topics`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::stream::BoxStream;
 use tracechain_domain::Envelope;
 
 use crate::error::BusError;
@@ -40,6 +43,49 @@ pub struct ConsumerOptions {
     pub session_timeout: Option<Duration>,
     /// Extra librdkafka properties for this consumer (ignored by the embedded bus).
     pub extra: BTreeMap<String, String>,
+}
+
+/// One event for [`EventBus::publish_stream`]: its partitioning key and its
+/// envelope, owned (given away, e.g. received from a channel) or borrowed
+/// (kept by the publisher, e.g. to publish it again after a failure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEvent<'a> {
+    /// The partitioning key.
+    pub key: Cow<'a, [u8]>,
+    /// The envelope.
+    pub envelope: Cow<'a, Envelope>,
+}
+
+impl<'a> StreamEvent<'a> {
+    /// An event the publisher keeps.
+    pub fn borrowed(key: &'a [u8], envelope: &'a Envelope) -> StreamEvent<'a> {
+        StreamEvent {
+            key: Cow::Borrowed(key),
+            envelope: Cow::Borrowed(envelope),
+        }
+    }
+}
+
+impl StreamEvent<'static> {
+    /// An event given away to the stream.
+    pub fn owned(key: Vec<u8>, envelope: Envelope) -> StreamEvent<'static> {
+        StreamEvent {
+            key: Cow::Owned(key),
+            envelope: Cow::Owned(envelope),
+        }
+    }
+}
+
+impl From<(Vec<u8>, Envelope)> for StreamEvent<'static> {
+    fn from((key, envelope): (Vec<u8>, Envelope)) -> StreamEvent<'static> {
+        StreamEvent::owned(key, envelope)
+    }
+}
+
+impl<'a> From<&'a (Vec<u8>, Envelope)> for StreamEvent<'a> {
+    fn from((key, envelope): &'a (Vec<u8>, Envelope)) -> StreamEvent<'a> {
+        StreamEvent::borrowed(key, envelope)
+    }
 }
 
 /// The event bus. Object-safe: services hold an `Arc<dyn EventBus>`.
@@ -67,6 +113,39 @@ pub trait EventBus: Send + Sync + 'static {
         topic: &str,
         events: &[(Vec<u8>, Envelope)],
     ) -> Result<Vec<Position>, BusError>;
+
+    /// Publishes each event of `events` as it comes and yields one outcome
+    /// per record, in input order: its position once it is durable, or why
+    /// it is not.
+    ///
+    /// At most `window` records (at least 1) are in flight, taken from
+    /// `events` and not yet durable (nor failed): the next record is taken
+    /// as soon as any is acknowledged. So one publisher keeps its window
+    /// full, where successive [`publish_batch`](Self::publish_batch) calls
+    /// each wait for their last acknowledgement before sending more.
+    /// Outcomes are yielded in input order, so those of records durable
+    /// before an earlier one wait for it: at most twice `window` records
+    /// are taken and not yet yielded.
+    ///
+    /// - Records of one key keep their order.
+    /// - A record fails alone: one whose envelope cannot be encoded, that the
+    ///   bus refuses or that is not acknowledged yields its error, and the
+    ///   stream goes on with the next, so a later record of the same key may
+    ///   be published after the gap. A publisher that wants no gap stops at
+    ///   the first error by dropping the stream: records taken and not yet
+    ///   answered may or may not be published then (as when a `publish`
+    ///   future is dropped).
+    /// - Every record carries the trace context of the span current when
+    ///   this method is called (the stream is polled from wherever its
+    ///   caller is).
+    /// - Nothing is taken from `events` before the returned stream is
+    ///   polled; it ends after the outcome of the last record of `events`.
+    fn publish_stream<'a>(
+        &'a self,
+        topic: &'a str,
+        events: BoxStream<'a, StreamEvent<'a>>,
+        window: usize,
+    ) -> BoxStream<'a, Result<Position, BusError>>;
 
     /// Publishes a non-envelope payload (ledger blocks, dead letters) with the
     /// given headers, and resolves once it is durable. The current span's

@@ -3,7 +3,8 @@
 //! ([`EmbeddedBus`]) — the same service code runs on both.
 //!
 //! - [`EventBus`], [`GroupConsumer`], [`PartitionReader`]: the interfaces
-//!   (see [`bus`] for the contract both implementations keep);
+//!   (see [`bus`] for the contract both implementations keep), and
+//!   [`StreamEvent`], what a publish stream takes;
 //! - [`Record`], [`Position`], [`Headers`]: what travels;
 //! - [`TopicSpec`]: topics created at start-up;
 //! - [`run_consumer`]: the one consumer loop (decode, handle, retry,
@@ -26,7 +27,9 @@ mod outgoing;
 mod record;
 pub mod topic;
 
-pub use bus::{ConsumerOptions, EventBus, GroupConsumer, PartitionReader, TopicPartition};
+pub use bus::{
+    ConsumerOptions, EventBus, GroupConsumer, PartitionReader, StreamEvent, TopicPartition,
+};
 pub use consumer_loop::{
     BoxError, ConsumerMetrics, ConsumerStats, Handler, HandlerError, LoopOptions, RetryPolicy,
     run_consumer, run_consumer_with,

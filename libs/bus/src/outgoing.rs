@@ -11,14 +11,16 @@
 //! writes its canonical bytes directly (`Envelope::write_canonical_bytes`);
 //! a Kafka batch ([`EncodedBatch`]) writes every payload into one buffer and
 //! hands the producer borrowed keys and headers made on the fly, so nothing
-//! is allocated per record; an [`OutgoingRecord`] (single publishes, the
-//! embedded bus, which keeps records) takes two allocations for its headers
-//! (see [`OutgoingHeaders`]), not one per name and value. Either way a batch
-//! is encoded whole on the calling thread before anything of it is handed to
-//! the bus, so an envelope that cannot be encoded fails the batch with
-//! nothing published. (Encoding used to be split across scoped threads per
-//! call; at well under a millisecond per 1000 records, starting threads cost
-//! more than it saved on two cores.)
+//! is allocated per record; a Kafka publish stream ([`StreamEncoder`])
+//! writes each payload into one reused buffer the same way; an
+//! [`OutgoingRecord`] (single publishes, the embedded bus, which keeps
+//! records) takes two allocations for its headers (see [`OutgoingHeaders`]),
+//! not one per name and value. Either way a batch is encoded whole on the
+//! calling thread before anything of it is handed to the bus, so an envelope
+//! that cannot be encoded fails the batch with nothing published; a stream
+//! fails only that envelope's record. (Encoding used to be split across
+//! scoped threads per call; at well under a millisecond per 1000 records,
+//! starting threads cost more than it saved on two cores.)
 
 use std::borrow::Cow;
 
@@ -28,7 +30,7 @@ use crate::error::BusError;
 use crate::headers::{self, Headers};
 
 /// The current span's trace context headers (none outside a traced span).
-fn current_trace_context() -> Headers {
+pub(crate) fn current_trace_context() -> Headers {
     let mut trace = Headers::new();
     trace.inject_current_trace_context();
     trace
@@ -115,7 +117,7 @@ impl OutgoingRecord {
         key: &[u8],
         envelope: &Envelope,
     ) -> Result<OutgoingRecord, BusError> {
-        OutgoingRecord::encode(topic, key, envelope, &current_trace_context())
+        OutgoingRecord::encode(topic, key.to_vec(), envelope, &current_trace_context())
     }
 
     /// The wire form of every `(key, envelope)` of a batch, in input order,
@@ -131,24 +133,20 @@ impl OutgoingRecord {
         let trace = current_trace_context();
         events
             .iter()
-            .map(|(key, envelope)| OutgoingRecord::encode(topic, key, envelope, &trace))
+            .map(|(key, envelope)| OutgoingRecord::encode(topic, key.clone(), envelope, &trace))
             .collect()
     }
 
-    /// The wire form of `envelope` with the trace context headers `trace`.
-    fn encode(
+    /// The wire form of `envelope`, keyed by `key`, with the trace context
+    /// headers `trace`.
+    pub(crate) fn encode(
         topic: &str,
-        key: &[u8],
+        key: Vec<u8>,
         envelope: &Envelope,
         trace: &Headers,
     ) -> Result<OutgoingRecord, BusError> {
-        let payload = envelope
-            .canonical_bytes()
-            .map_err(|source| BusError::Encode {
-                topic: topic.to_owned(),
-                event_id: envelope.id(),
-                source,
-            })?;
+        let mut payload = Vec::new();
+        write_payload(topic, envelope, &mut payload)?;
         let trace_bytes: usize = trace.iter().map(|(_, v)| v.len()).sum();
         let mut headers = OutgoingHeaders::with_capacity(
             ENVELOPE_HEADERS + trace.len(),
@@ -163,7 +161,7 @@ impl OutgoingRecord {
             HeaderName::Trace(name) => headers.append(name.to_owned(), value),
         });
         Ok(OutgoingRecord {
-            key: Some(key.to_vec()),
+            key: Some(key),
             headers,
             payload,
         })
@@ -191,6 +189,17 @@ impl OutgoingRecord {
             headers: WireHeaders::Built(&self.headers),
         }
     }
+}
+
+/// Appends `envelope`'s canonical bytes to `out`; `topic` is named in the error.
+fn write_payload(topic: &str, envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), BusError> {
+    envelope
+        .write_canonical_bytes(out)
+        .map_err(|source| BusError::Encode {
+            topic: topic.to_owned(),
+            event_id: envelope.id(),
+            source,
+        })
 }
 
 /// Headers every envelope record carries before its trace context.
@@ -276,13 +285,7 @@ impl<'a> EncodedBatch<'a> {
         let mut payloads = Vec::new();
         let mut ends = Vec::with_capacity(events.len());
         for (_, envelope) in events {
-            envelope
-                .write_canonical_bytes(&mut payloads)
-                .map_err(|source| BusError::Encode {
-                    topic: topic.to_owned(),
-                    event_id: envelope.id(),
-                    source,
-                })?;
+            write_payload(topic, envelope, &mut payloads)?;
             if ends.is_empty() {
                 // Sized on the first payload, to copy the buffer rarely.
                 payloads.reserve(payloads.len().saturating_mul(events.len()));
@@ -314,6 +317,51 @@ impl<'a> EncodedBatch<'a> {
                     },
                 }
             })
+    }
+}
+
+/// Encodes the envelopes of a publish stream one at a time for a producer
+/// that copies what it is given (Kafka): each payload is written into one
+/// reused buffer and headers are produced as the record is handed over, so
+/// nothing is allocated per record (the same bytes and headers as
+/// [`OutgoingRecord::from_envelope`]).
+#[derive(Debug)]
+pub(crate) struct StreamEncoder {
+    /// The trace context of the span the stream was started in, given to
+    /// every record (a stream is polled from wherever its caller is, so the
+    /// span current at each poll says nothing about who published).
+    trace: Headers,
+    /// The payload of the record being handed over.
+    payload: Vec<u8>,
+}
+
+impl StreamEncoder {
+    /// An encoder carrying the current span's trace context.
+    pub(crate) fn new() -> StreamEncoder {
+        StreamEncoder {
+            trace: current_trace_context(),
+            payload: Vec::new(),
+        }
+    }
+
+    /// The wire form of `envelope` under `key`, valid until the next call;
+    /// `topic` is named in the error.
+    pub(crate) fn encode<'s>(
+        &'s mut self,
+        topic: &str,
+        key: &'s [u8],
+        envelope: &'s Envelope,
+    ) -> Result<WireRecord<'s>, BusError> {
+        self.payload.clear();
+        write_payload(topic, envelope, &mut self.payload)?;
+        Ok(WireRecord {
+            key: Some(key),
+            payload: &self.payload,
+            headers: WireHeaders::Envelope {
+                envelope,
+                trace: &self.trace,
+            },
+        })
     }
 }
 
@@ -446,6 +494,19 @@ mod tests {
             assert_eq!(headers, record.headers.to_headers());
         }
         assert_eq!(EncodedBatch::encode("t", &[]).unwrap().records().len(), 0);
+        let mut encoder = StreamEncoder::new();
+        for ((key, env), record) in events.iter().zip(&built) {
+            let wire = encoder.encode("t", key, env).unwrap();
+            let expected = record.wire();
+            assert_eq!(wire.key, expected.key);
+            assert_eq!(wire.payload, expected.payload);
+            assert_eq!(wire.header_count(), expected.header_count());
+            let headers = wire.fold_headers(Headers::new(), |mut hs, name, value| {
+                hs.append(name, value);
+                hs
+            });
+            assert_eq!(headers, record.headers.to_headers());
+        }
     }
 
     #[test]

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conformance::{Leg, envelope, fresh_topic, unique};
+use futures::StreamExt;
 use tracechain_bus::{
-    BusError, ConsumerOptions, EmbeddedBus, EmbeddedOptions, EventBus, Headers, Record,
+    BusError, ConsumerOptions, EmbeddedBus, EmbeddedOptions, EventBus, Headers, Record, StreamEvent,
 };
 
 fn leg() -> Leg {
@@ -41,6 +42,8 @@ conformance!(
     ensure_topics_is_idempotent,
     publish_ack_position_is_readable,
     per_key_ordering,
+    publish_stream_yields_positions_in_order_within_its_window,
+    publish_stream_fails_records_alone,
     partitions_follow_java_murmur2,
     reader_from_explicit_positions,
     uncommitted_events_are_redelivered_after_a_crash,
@@ -281,4 +284,36 @@ async fn unknown_topics_and_oversized_records_are_refused() {
         0,
         "nothing half-written"
     );
+
+    // A publish stream fails the oversized record alone, and every record
+    // for a missing topic.
+    let events = [
+        (b"k".to_vec(), envelope("k", 0, 0)),
+        (b"k".to_vec(), envelope("k", 1, 2000)),
+        (b"k".to_vec(), envelope("k", 2, 0)),
+    ];
+    let input = futures::stream::iter(events.iter().map(StreamEvent::from));
+    let outcomes: Vec<_> = bus.publish_stream(&topic, input.boxed(), 2).collect().await;
+    assert_eq!(outcomes.len(), 3);
+    assert_eq!(outcomes[0].as_ref().unwrap().offset, 0);
+    assert!(
+        matches!(outcomes[1], Err(BusError::RecordTooLarge { .. })),
+        "{:?}",
+        outcomes[1]
+    );
+    assert_eq!(outcomes[2].as_ref().unwrap().offset, 1);
+    let small: Vec<_> = (0..3)
+        .map(|seq| StreamEvent::owned(b"k".to_vec(), envelope("k", seq, 0)))
+        .collect();
+    let outcomes: Vec<_> = bus
+        .publish_stream(&missing, futures::stream::iter(small).boxed(), 2)
+        .collect()
+        .await;
+    assert_eq!(outcomes.len(), 3);
+    for outcome in outcomes {
+        assert!(
+            matches!(outcome, Err(BusError::UnknownTopic { .. })),
+            "{outcome:?}"
+        );
+    }
 }

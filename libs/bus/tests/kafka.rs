@@ -10,8 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use conformance::{Leg, envelope, murmur_keys, unique};
+use futures::StreamExt;
 use tracechain_bus::{
-    BusError, ConsumerOptions, EmbeddedBus, EventBus, KafkaBus, KafkaConfig, Record, TopicSpec,
+    BusError, ConsumerOptions, EmbeddedBus, EventBus, KafkaBus, KafkaConfig, Record, StreamEvent,
+    TopicSpec,
 };
 use tracechain_testkit::{PrivateBroker, free_port};
 
@@ -64,6 +66,8 @@ conformance!(
     ensure_topics_is_idempotent,
     publish_ack_position_is_readable,
     per_key_ordering,
+    publish_stream_yields_positions_in_order_within_its_window,
+    publish_stream_fails_records_alone,
     partitions_follow_java_murmur2,
     reader_from_explicit_positions,
     uncommitted_events_are_redelivered_after_a_crash,
@@ -211,6 +215,25 @@ async fn a_broker_lost_mid_flight_fails_cleanly_and_nothing_hangs() {
         publish_took < Duration::from_secs(6),
         "publish failed after {publish_took:?}"
     );
+    // A publish stream fails each record the same way, and ends.
+    let started = Instant::now();
+    let events = (2..5).map(|seq| StreamEvent::owned(b"k".to_vec(), envelope("k", seq, 0)));
+    let outcomes: Vec<_> = bus
+        .publish_stream(&topic, futures::stream::iter(events).boxed(), 2)
+        .collect()
+        .await;
+    let stream_took = started.elapsed();
+    assert_eq!(outcomes.len(), 3);
+    for outcome in &outcomes {
+        assert!(
+            matches!(outcome, Err(BusError::Publish { .. })),
+            "{outcome:?}"
+        );
+    }
+    assert!(
+        stream_took < Duration::from_secs(12),
+        "the stream's records failed after {stream_took:?}"
+    );
 
     let started = Instant::now();
     let commit = consumer.commit(&[got[0].position()]).await;
@@ -233,6 +256,130 @@ async fn a_broker_lost_mid_flight_fails_cleanly_and_nothing_hangs() {
     println!(
         "broker lost: publish failed after {publish_took:?} ({err}); commit {commit:?}, poll {:?}, close {closed:?} in {consumer_took:?}; drops {drop_took:?}",
         polled.map(|r| r.len())
+    );
+}
+
+/// One publish stream lives through the broker's loss and return (tansu
+/// with SQLite storage, which keeps its data and the producer sequences it
+/// saw): records sent while the broker is gone fail, each on its own; once
+/// it is back, later records of the same stream are acknowledged (on a
+/// fresh producer: the old one's sequence numbers moved past what the
+/// broker stored), and exactly the acknowledged records are on the topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_stream_fails_records_while_the_broker_is_gone_and_goes_on_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut broker = PrivateBroker::start_persistent(port, dir.path());
+    let mut config = config(&format!("127.0.0.1:{port}"));
+    config.delivery_timeout = Duration::from_secs(3);
+    config.request_timeout = Duration::from_secs(3);
+    let bus = KafkaBus::connect(config).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bus.ping(Duration::from_millis(500)).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "private tansu broker did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let topic = unique("stream-lost");
+    bus.ensure_topics(&[TopicSpec::new(&topic, 2)])
+        .await
+        .unwrap();
+
+    let (input, events) = futures::channel::mpsc::unbounded();
+    let mut outcomes = bus.publish_stream(&topic, events.boxed(), 8);
+    let mut seq = 0;
+    let mut send = |key: &str| {
+        seq += 1;
+        input
+            .unbounded_send(StreamEvent::owned(
+                key.as_bytes().to_vec(),
+                envelope(key, seq, 0),
+            ))
+            .unwrap();
+    };
+    let mut acknowledged = Vec::new();
+    for _ in 0..5 {
+        send("k");
+    }
+    for _ in 0..5 {
+        acknowledged.push(
+            outcomes
+                .next()
+                .await
+                .unwrap()
+                .expect("broker up: acknowledged"),
+        );
+    }
+
+    broker.kill();
+    let started = Instant::now();
+    for _ in 0..3 {
+        send("k");
+    }
+    for _ in 0..3 {
+        let outcome = outcomes.next().await.unwrap();
+        assert!(
+            matches!(outcome, Err(BusError::Publish { .. })),
+            "broker gone: {outcome:?}"
+        );
+    }
+    let failed_after = started.elapsed();
+    assert!(
+        failed_after < Duration::from_secs(8),
+        "the records failed after {failed_after:?}"
+    );
+
+    broker.restart();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let mut failures_after_restart = 0;
+    loop {
+        send("k");
+        match outcomes.next().await.unwrap() {
+            Ok(position) => {
+                acknowledged.push(position);
+                break;
+            }
+            Err(error) => {
+                failures_after_restart += 1;
+                assert!(
+                    Instant::now() < deadline,
+                    "no record acknowledged after the broker returned: {error}"
+                );
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    }
+    // The stream goes on normally.
+    for _ in 0..5 {
+        send("k");
+    }
+    for _ in 0..5 {
+        acknowledged.push(outcomes.next().await.unwrap().expect("acknowledged"));
+    }
+    drop(input);
+    assert!(
+        outcomes.next().await.is_none(),
+        "the stream ends with its input"
+    );
+
+    let partition = acknowledged[0].partition;
+    let mut last = -1;
+    for position in &acknowledged {
+        assert_eq!(position.partition, partition, "one key, one partition");
+        assert!(position.offset > last, "positions in order");
+        last = position.offset;
+    }
+    let ends = bus.end_offsets(&topic).await.unwrap();
+    assert_eq!(
+        ends.values().sum::<i64>(),
+        acknowledged.len() as i64,
+        "exactly the acknowledged records are on the topic"
+    );
+    println!(
+        "broker lost: 3 records failed after {failed_after:?}; {failures_after_restart} failed while it restarted; {} acknowledged",
+        acknowledged.len()
     );
 }
 

@@ -11,7 +11,8 @@
 //!
 //! Invariants (the same contract as Kafka, checked by the conformance suite):
 //! - a publish returns only after its records are written and fsync'd (a
-//!   batch: one write and one fsync per partition);
+//!   batch: one write and one fsync per partition; a publish stream writes
+//!   the records it has taken in groups the same way, see `stream`);
 //! - keys pick partitions with Kafka's Java murmur2 (records without a key
 //!   go round-robin), so a key lands on the same partition number as on Kafka;
 //! - offsets are consecutive per partition and survive restarts; committed
@@ -30,6 +31,7 @@ mod group;
 mod log;
 mod reader;
 mod segment;
+mod stream;
 mod topics;
 
 use std::collections::{BTreeMap, HashMap};
@@ -40,11 +42,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use futures::stream::BoxStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracechain_domain::Envelope;
 
-use crate::bus::{ConsumerOptions, EventBus, GroupConsumer, PartitionReader};
+use crate::bus::{ConsumerOptions, EventBus, GroupConsumer, PartitionReader, StreamEvent};
 use crate::error::{BatchFailure, BusError};
 use crate::headers::Headers;
 use crate::murmur2::partition_for_key;
@@ -155,7 +158,8 @@ impl EmbeddedBus {
         self.inner.topic(topic)
     }
 
-    /// Appends `records` to `topic`; positions in input order.
+    /// Appends `records` to `topic`; positions in input order. A record
+    /// over the size limit refuses the whole batch with nothing written.
     async fn append(
         &self,
         topic: &str,
@@ -174,6 +178,111 @@ impl EmbeddedBus {
                 limit,
             });
         }
+        let total = records.len();
+        let Written {
+            positions,
+            mut errors,
+        } = self.write(log, records).await?;
+        if errors.is_empty() {
+            return Ok(positions
+                .into_iter()
+                .flatten()
+                .map(|(partition, offset)| Position {
+                    topic: topic.to_owned(),
+                    partition,
+                    offset,
+                })
+                .collect());
+        }
+        if total == 1
+            && let Some((_, _, error)) = errors.pop()
+        {
+            return Err(error);
+        }
+        let mut failures: Vec<BatchFailure> = errors
+            .iter()
+            .flat_map(|(_, indices, error)| {
+                indices.iter().map(move |i| BatchFailure {
+                    index: *i,
+                    reason: error.to_string(),
+                })
+            })
+            .collect();
+        failures.sort_by_key(|f| f.index);
+        Err(BusError::Batch {
+            topic: topic.to_owned(),
+            total,
+            failures,
+        })
+    }
+
+    /// Appends `records` (each within the size limit) to `topic`; one
+    /// outcome per record, in input order. A partition whose write fails
+    /// fails each of its records.
+    async fn append_each(
+        &self,
+        topic: &str,
+        records: Vec<OutgoingRecord>,
+    ) -> Vec<Result<Position, BusError>> {
+        let total = records.len();
+        let written = match self.topic(topic) {
+            Ok(log) => self.write(log, records).await,
+            Err(error) => Err(error),
+        };
+        let Written { positions, errors } = match written {
+            Ok(written) => written,
+            Err(error) => {
+                let reason = error.to_string();
+                return (0..total)
+                    .map(|_| match &error {
+                        BusError::UnknownTopic { topic } => Err(BusError::UnknownTopic {
+                            topic: topic.clone(),
+                        }),
+                        _ => Err(BusError::Publish {
+                            topic: topic.to_owned(),
+                            partition: None,
+                            reason: reason.clone(),
+                        }),
+                    })
+                    .collect();
+            }
+        };
+        let mut outcomes: Vec<Result<Position, BusError>> = positions
+            .into_iter()
+            .map(|written| {
+                written
+                    .map(|(partition, offset)| Position {
+                        topic: topic.to_owned(),
+                        partition,
+                        offset,
+                    })
+                    .ok_or_else(|| BusError::Publish {
+                        topic: topic.to_owned(),
+                        partition: None,
+                        reason: "no position returned".to_owned(),
+                    })
+            })
+            .collect();
+        for (partition, indices, error) in errors {
+            let reason = error.to_string();
+            for i in indices {
+                outcomes[i] = Err(BusError::Publish {
+                    topic: topic.to_owned(),
+                    partition: Some(partition),
+                    reason: reason.clone(),
+                });
+            }
+        }
+        outcomes
+    }
+
+    /// Writes `records` to `log`, one write and one fsync per partition, on
+    /// the blocking pool.
+    async fn write(
+        &self,
+        log: Arc<TopicLog>,
+        records: Vec<OutgoingRecord>,
+    ) -> Result<Written, BusError> {
         let n = log.partition_count();
         let mut by_partition: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
         for (i, r) in records.iter().enumerate() {
@@ -188,12 +297,11 @@ impl EmbeddedBus {
             by_partition.entry(p).or_default().push(i);
         }
         let max_segment = self.inner.options.max_segment_bytes;
-        let total = records.len();
         let task_log = Arc::clone(&log);
-        let (positions, mut errors) = tokio::task::spawn_blocking(move || {
+        let written = tokio::task::spawn_blocking(move || {
             let timestamp = now_ms();
             let mut positions: Vec<Option<(i32, i64)>> = vec![None; records.len()];
-            let mut errors: Vec<(Vec<usize>, BusError)> = Vec::new();
+            let mut errors = Vec::new();
             for (p, indices) in by_partition {
                 let refs: Vec<&OutgoingRecord> = indices.iter().map(|i| &records[*i]).collect();
                 let appended = task_log
@@ -205,46 +313,26 @@ impl EmbeddedBus {
                             positions[i] = Some((p, first + k as i64));
                         }
                     }
-                    Err(error) => errors.push((indices, error)),
+                    Err(error) => errors.push((p, indices, error)),
                 }
             }
-            (positions, errors)
+            Written { positions, errors }
         })
         .await
         .map_err(|e| BusError::task("append", e))?;
         log.notify_appended();
-        if errors.is_empty() {
-            return Ok(positions
-                .into_iter()
-                .flatten()
-                .map(|(partition, offset)| Position {
-                    topic: topic.to_owned(),
-                    partition,
-                    offset,
-                })
-                .collect());
-        }
-        if total == 1
-            && let Some((_, error)) = errors.pop()
-        {
-            return Err(error);
-        }
-        let mut failures: Vec<BatchFailure> = errors
-            .iter()
-            .flat_map(|(indices, error)| {
-                indices.iter().map(move |i| BatchFailure {
-                    index: *i,
-                    reason: error.to_string(),
-                })
-            })
-            .collect();
-        failures.sort_by_key(|f| f.index);
-        Err(BusError::Batch {
-            topic: topic.to_owned(),
-            total,
-            failures,
-        })
+        Ok(written)
     }
+}
+
+/// What [`EmbeddedBus::write`] did with each record.
+#[derive(Debug)]
+struct Written {
+    /// `(partition, offset)` of each record written, by input index.
+    positions: Vec<Option<(i32, i64)>>,
+    /// Each partition whose write failed, the input indices of its records,
+    /// and why.
+    errors: Vec<(i32, Vec<usize>, BusError)>,
 }
 
 impl Inner {
@@ -360,6 +448,15 @@ impl EventBus for EmbeddedBus {
     ) -> Result<Vec<Position>, BusError> {
         let records = OutgoingRecord::from_batch(topic, events)?;
         self.append(topic, records).await
+    }
+
+    fn publish_stream<'a>(
+        &'a self,
+        topic: &'a str,
+        events: BoxStream<'a, StreamEvent<'a>>,
+        window: usize,
+    ) -> BoxStream<'a, Result<Position, BusError>> {
+        Box::pin(stream::PublishStream::new(self, topic, events, window))
     }
 
     async fn publish_raw(

@@ -2,7 +2,8 @@
 //! Apache Kafka compatible cluster.
 //!
 //! - one idempotent producer (`acks=all`, `murmur2_random`) shared by every
-//!   publish; a publish resolves on the broker's acknowledgement;
+//!   publish; a publish resolves on the broker's acknowledgement, and a
+//!   publish stream (`stream`) yields each record's position on it;
 //! - one admin client for topic creation;
 //! - one `BaseConsumer` per group member or reader, polled on the blocking
 //!   pool (see `poll` for why not a `StreamConsumer`);
@@ -23,12 +24,15 @@ mod offsets;
 mod poll;
 mod producer;
 mod reader;
+mod stream;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::stream::BoxStream;
 use rdkafka::admin::AdminClient;
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -36,7 +40,7 @@ use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use tracechain_domain::Envelope;
 
-use crate::bus::{ConsumerOptions, EventBus, GroupConsumer, PartitionReader};
+use crate::bus::{ConsumerOptions, EventBus, GroupConsumer, PartitionReader, StreamEvent};
 use crate::error::{BatchFailure, BusError};
 use crate::headers::Headers;
 use crate::outgoing::{EncodedBatch, OutgoingRecord, WireRecord};
@@ -61,6 +65,9 @@ struct Inner {
     /// The producer in use and its generation; replaced after a failed
     /// publish (see [`Inner::replace_producer`]).
     producer: RwLock<(u64, Arc<SharedProducer>)>,
+    /// The generation of `producer`, written under its write lock: publish
+    /// streams check it for every record they send without taking the lock.
+    generation: AtomicU64,
     admin: DropOffThread<AdminClient<BusContext>>,
 }
 
@@ -80,6 +87,11 @@ impl Inner {
         (guard.0, Arc::clone(&guard.1))
     }
 
+    /// The generation of the producer in use.
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// Replaces the producer of `generation` with a fresh one (a new
     /// producer id), unless another caller already did.
     ///
@@ -92,6 +104,11 @@ impl Inner {
     /// still in flight on the old producer finish or fail on their own; the
     /// old client is destroyed off-thread once the last of them is done.
     fn replace_producer(&self, generation: u64) {
+        if self.generation() != generation {
+            // Replaced already (creating a producer starts threads: not
+            // done for nothing).
+            return;
+        }
         let fresh = match new_producer(&self.config) {
             Ok(fresh) => fresh,
             Err(error) => {
@@ -105,6 +122,7 @@ impl Inner {
             .unwrap_or_else(PoisonError::into_inner);
         if guard.0 == generation {
             *guard = (generation + 1, Arc::new(fresh));
+            self.generation.store(generation + 1, Ordering::Release);
             tracing::info!(
                 generation = generation + 1,
                 "Replaced the producer after a failed publish"
@@ -126,6 +144,7 @@ impl KafkaBus {
             inner: Arc::new(Inner {
                 config,
                 producer: RwLock::new((0, Arc::new(producer))),
+                generation: AtomicU64::new(0),
                 admin: DropOffThread::new(admin, "admin"),
             }),
         })
@@ -188,21 +207,27 @@ impl KafkaBus {
                     partition,
                     offset,
                 }),
-                Err(reason) => failures.push(BatchFailure { index, reason }),
+                Err(error) => failures.push((index, error)),
             }
         }
         if failures.is_empty() {
             return Ok(positions);
         }
         if total == 1
-            && let Some(failure) = failures.pop()
+            && let Some((_, error)) = failures.pop()
         {
-            return Err(BusError::Publish {
-                topic: topic.to_owned(),
-                partition: None,
-                reason: failure.reason,
-            });
+            return Err(error);
         }
+        let failures = failures
+            .into_iter()
+            .map(|(index, error)| BatchFailure {
+                index,
+                reason: match error {
+                    BusError::Publish { reason, .. } => reason,
+                    other => other.to_string(),
+                },
+            })
+            .collect();
         Err(BusError::Batch {
             topic: topic.to_owned(),
             total,
@@ -274,6 +299,20 @@ impl EventBus for KafkaBus {
     ) -> Result<Vec<Position>, BusError> {
         let batch = EncodedBatch::encode(topic, events)?;
         self.send(topic, batch.records()).await
+    }
+
+    fn publish_stream<'a>(
+        &'a self,
+        topic: &'a str,
+        events: BoxStream<'a, StreamEvent<'a>>,
+        window: usize,
+    ) -> BoxStream<'a, Result<Position, BusError>> {
+        Box::pin(stream::PublishStream::new(
+            &self.inner,
+            topic,
+            events,
+            window,
+        ))
     }
 
     async fn publish_raw(

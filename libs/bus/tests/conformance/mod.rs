@@ -17,7 +17,7 @@ use tracechain_bus::headers as h;
 use tracechain_bus::murmur2::partition_for_key;
 use tracechain_bus::{
     BusError, ConsumerOptions, EventBus, GroupConsumer, Handler, HandlerError, Headers,
-    LoopOptions, Position, Record, RetryPolicy, TopicPartition, TopicSpec, dlq_topic,
+    LoopOptions, Position, Record, RetryPolicy, StreamEvent, TopicPartition, TopicSpec, dlq_topic,
     run_consumer_with,
 };
 use tracechain_domain::{Envelope, EventType, TenantId};
@@ -290,6 +290,233 @@ pub(crate) async fn per_key_ordering(leg: &Leg) {
             "{key} spread over partitions {partitions:?}"
         );
         assert_eq!(seqs, (0..PER_KEY).collect::<Vec<_>>(), "{key} out of order");
+    }
+}
+
+/// Reads every record of `topic`'s `partitions` from offset 0 until `count` came.
+async fn read_topic(bus: &dyn EventBus, topic: &str, partitions: i32, count: usize) -> Vec<Record> {
+    let start: BTreeMap<i32, i64> = (0..partitions).map(|p| (p, 0)).collect();
+    let mut reader = bus.reader(topic, &start).await.unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + SETTLE;
+    while got.len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "read {} of {count} records of {topic}",
+            got.len()
+        );
+        got.extend(
+            reader
+                .poll_batch(count - got.len(), Duration::from_millis(500))
+                .await
+                .unwrap(),
+        );
+    }
+    got
+}
+
+/// What a publish stream gave: each outcome, and the most records it had
+/// taken from its input and not yet yielded at any moment.
+struct Streamed {
+    outcomes: Vec<Result<Position, BusError>>,
+    most_ahead: usize,
+}
+
+/// Publishes `events` through `publish_stream` (created in `span`) and
+/// collects every outcome, checking at each that no more than twice
+/// `window` records were taken and not yielded (`window` in flight, and
+/// outcomes held for an earlier record's).
+async fn stream_all(
+    bus: &dyn EventBus,
+    topic: &str,
+    events: Vec<StreamEvent<'_>>,
+    window: usize,
+    span: &tracing::Span,
+) -> Streamed {
+    use futures::StreamExt;
+    let count = events.len();
+    let taken = Arc::new(AtomicUsize::new(0));
+    let input = {
+        let taken = Arc::clone(&taken);
+        futures::stream::iter(events).inspect(move |_| {
+            taken.fetch_add(1, Ordering::SeqCst);
+        })
+    };
+    let mut outcomes_stream = span.in_scope(|| bus.publish_stream(topic, input.boxed(), window));
+    assert_eq!(
+        taken.load(Ordering::SeqCst),
+        0,
+        "nothing is taken before the stream is polled"
+    );
+    let mut outcomes = Vec::with_capacity(count);
+    let mut most_ahead = 0;
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let next = tokio::time::timeout_at(deadline.into(), outcomes_stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("{} of {count} outcomes within {SETTLE:?}", outcomes.len()));
+        let Some(outcome) = next else { break };
+        // This outcome's record is taken and not yielded until now.
+        let ahead = taken.load(Ordering::SeqCst) - outcomes.len();
+        assert!(
+            ahead <= 2 * window.max(1),
+            "{ahead} records taken and not yielded, window {window}"
+        );
+        most_ahead = most_ahead.max(ahead);
+        outcomes.push(outcome);
+    }
+    assert_eq!(outcomes.len(), count, "one outcome per record");
+    Streamed {
+        outcomes,
+        most_ahead,
+    }
+}
+
+/// A publish stream keeps up to its window of records in flight, yields each
+/// record's durable position in input order (where a reader finds it, with
+/// the creating span's trace context), and keeps the order of each key.
+pub(crate) async fn publish_stream_yields_positions_in_order_within_its_window(leg: &Leg) {
+    telemetry();
+    let bus = leg.bus.as_ref();
+    const PARTITIONS: i32 = 4;
+    const KEYS: u64 = 20;
+    const PER_KEY: u64 = 30;
+    const WINDOW: usize = 16;
+    let topic = fresh_topic(bus, "stream", PARTITIONS).await;
+    let events: Vec<_> = (0..PER_KEY)
+        .flat_map(|seq| (0..KEYS).map(move |k| (k, seq)))
+        .map(|(k, seq)| {
+            let key = format!("key-{k}");
+            (key.clone().into_bytes(), envelope(&key, seq, 20))
+        })
+        .collect();
+    let span = tracing::info_span!("publish_test_stream");
+    let sent_trace = tracechain_telemetry::span_trace_parent(&span)
+        .expect("the telemetry layer gives spans a trace context")
+        .trace_id();
+    // Borrowed events: the publisher keeps them.
+    let borrowed = events.iter().map(StreamEvent::from).collect();
+    let streamed = stream_all(bus, &topic, borrowed, WINDOW, &span).await;
+    assert!(
+        streamed.most_ahead >= WINDOW,
+        "the stream keeps its whole window in flight (at most {} ahead)",
+        streamed.most_ahead
+    );
+    let mut last_offset: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut at: HashMap<(i32, i64), &Envelope> = HashMap::new();
+    for ((key, env), outcome) in events.iter().zip(&streamed.outcomes) {
+        let pos = outcome.as_ref().expect("every record is acknowledged");
+        assert_eq!(pos.topic, topic);
+        assert_eq!(pos.partition, partition_for_key(key, PARTITIONS));
+        if let Some(last) = last_offset.insert(pos.partition, pos.offset) {
+            assert!(
+                pos.offset > last,
+                "positions of partition {} not in input order",
+                pos.partition
+            );
+        }
+        at.insert((pos.partition, pos.offset), env);
+    }
+
+    let records = read_topic(bus, &topic, PARTITIONS, events.len()).await;
+    let mut seqs: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for record in &records {
+        let sent = at
+            .get(&(record.partition, record.offset))
+            .unwrap_or_else(|| panic!("record at {:?} was not acknowledged", record.position()));
+        assert_eq!(record.envelope().unwrap(), **sent);
+        let traceparent = record
+            .headers
+            .get_str(h::TRACEPARENT)
+            .expect("every streamed record has a traceparent");
+        let received = tracechain_telemetry::TraceParent::parse(traceparent).unwrap();
+        assert_eq!(received.trace_id(), sent_trace);
+        seqs.entry(sent.aggregate_id().to_owned())
+            .or_default()
+            .push(seq_of(sent));
+    }
+    assert_eq!(seqs.len(), KEYS as usize);
+    for (key, seqs) in seqs {
+        assert_eq!(seqs, (0..PER_KEY).collect::<Vec<_>>(), "{key} out of order");
+    }
+
+    // Owned events; a window of 0 is a window of 1; records of a key keep
+    // their order across streams too.
+    let more: Vec<_> = (PER_KEY..PER_KEY + 3)
+        .map(|seq| StreamEvent::owned(b"key-0".to_vec(), envelope("key-0", seq, 0)))
+        .collect();
+    let streamed = stream_all(bus, &topic, more, 0, &tracing::Span::none()).await;
+    assert!(
+        streamed.most_ahead <= 2,
+        "window 1: {}",
+        streamed.most_ahead
+    );
+    let partition = partition_for_key(b"key-0", PARTITIONS);
+    let mut last = last_offset[&partition];
+    for outcome in streamed.outcomes {
+        let pos = outcome.unwrap();
+        assert_eq!(pos.partition, partition);
+        assert!(pos.offset > last);
+        last = pos.offset;
+    }
+    // An empty input ends the stream at once.
+    let streamed = stream_all(bus, &topic, Vec::new(), WINDOW, &tracing::Span::none()).await;
+    assert!(streamed.outcomes.is_empty());
+}
+
+/// A record of a publish stream fails alone, with its reason, and the
+/// stream goes on: an envelope without canonical bytes is refused and not
+/// published; every record for an invalid topic name fails.
+pub(crate) async fn publish_stream_fails_records_alone(leg: &Leg) {
+    let bus = leg.bus.as_ref();
+    let topic = fresh_topic(bus, "stream-fail", 1).await;
+    // Beyond 2^53: it would change value as a double, so it has no canonical form.
+    let unencodable = envelope_with("k", json!({"seq": 5, "n": 9_007_199_254_740_993_u64}));
+    let events: Vec<_> = (0..11)
+        .map(|seq| {
+            let env = if seq == 5 {
+                unencodable.clone()
+            } else {
+                envelope("k", seq, 0)
+            };
+            (b"k".to_vec(), env)
+        })
+        .collect();
+    let owned = events.iter().cloned().map(StreamEvent::from).collect();
+    let streamed = stream_all(bus, &topic, owned, 4, &tracing::Span::none()).await;
+    for (i, outcome) in streamed.outcomes.iter().enumerate() {
+        match (i, outcome) {
+            (5, Err(BusError::Encode { event_id, .. })) => assert_eq!(*event_id, unencodable.id()),
+            (5, other) => panic!("record 5 has no canonical form, got {other:?}"),
+            (_, Ok(pos)) => assert_eq!(pos.partition, 0),
+            (_, Err(error)) => panic!("record {i} failed: {error}"),
+        }
+    }
+    let ends = bus.end_offsets(&topic).await.unwrap();
+    let records = read_topic(bus, &topic, 1, 10).await;
+    assert_eq!(
+        ends[&0],
+        records.last().unwrap().offset + 1,
+        "nothing more was written"
+    );
+    let published: Vec<Envelope> = records.iter().map(|r| r.envelope().unwrap()).collect();
+    let expected: Vec<Envelope> = events
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 5)
+        .map(|(_, (_, env))| env)
+        .collect();
+    assert_eq!(published, expected, "the others, in order");
+
+    let events: Vec<_> = (0..3)
+        .map(|seq| StreamEvent::owned(b"k".to_vec(), envelope("k", seq, 0)))
+        .collect();
+    let streamed = stream_all(bus, "bad/name", events, 2, &tracing::Span::none()).await;
+    for outcome in streamed.outcomes {
+        assert!(
+            matches!(outcome, Err(BusError::InvalidTopicName { .. })),
+            "{outcome:?}"
+        );
     }
 }
 
