@@ -1,0 +1,5 @@
+//! The shipments domain: pure logic, no I/O.
+
+pub mod epcis;
+pub mod scan;
+pub mod state;

@@ -1,0 +1,6 @@
+//! The shipments service (in progress): so far its domain core —
+//! [`domain::state`] (the custody state machine), [`domain::scan`] (what a
+//! phone signs and how the signature is checked) and [`domain::epcis`] (the
+//! EPCIS 2.0 ObjectEvent each accepted scan carries).
+
+pub mod domain;
