@@ -36,8 +36,8 @@ use tracechain_core::{
 use uuid::Uuid;
 
 use self::index::{
-    BLOCKS, BlockEntry, EVENTS, EventEntry, LEAF_BLOCKS, META, META_BLOCKS, NODES, NodeReader,
-    index_error, node_key,
+    BLOCKS, BlockEntry, EVENTS, EventEntry, LEAF_BLOCKS, META, META_BLOCKS, NodeReader, TILES,
+    TileWriter, index_error,
 };
 use self::segments::{Location, Scanned, Segments};
 
@@ -100,13 +100,13 @@ pub struct StoreOptions {
 }
 
 impl StoreOptions {
-    /// Options with 256 MiB segments and a 32 MiB index cache.
+    /// Options with 256 MiB segments and a 64 MiB index cache.
     pub fn new(origin: impl Into<String>, keys: KeyRing) -> StoreOptions {
         StoreOptions {
             origin: origin.into(),
             keys,
             segment_bytes: 256 << 20,
-            index_cache_bytes: 32 << 20,
+            index_cache_bytes: 64 << 20,
         }
     }
 }
@@ -179,7 +179,7 @@ impl BlockStore {
             txn.open_table(BLOCKS).map_err(index_error)?;
             txn.open_table(LEAF_BLOCKS).map_err(index_error)?;
             txn.open_table(EVENTS).map_err(index_error)?;
-            txn.open_table(NODES).map_err(index_error)?;
+            txn.open_table(TILES).map_err(index_error)?;
             txn.open_table(META).map_err(index_error)?;
             txn.commit().map_err(index_error)?;
         }
@@ -348,7 +348,7 @@ impl BlockStore {
 
     fn nodes(&self) -> Result<NodeReader, StoreError> {
         let read = self.db.begin_read().map_err(index_error)?;
-        Ok(NodeReader(read.open_table(NODES).map_err(index_error)?))
+        Ok(NodeReader(read.open_table(TILES).map_err(index_error)?))
     }
 
     /// The newest stored block's head, if any.
@@ -421,7 +421,8 @@ impl BlockStore {
             let mut block_table = txn.open_table(BLOCKS).map_err(index_error)?;
             let mut leaf_table = txn.open_table(LEAF_BLOCKS).map_err(index_error)?;
             let mut event_table = txn.open_table(EVENTS).map_err(index_error)?;
-            let mut node_table = txn.open_table(NODES).map_err(index_error)?;
+            let mut tile_table = txn.open_table(TILES).map_err(index_error)?;
+            let mut tiles = TileWriter::default();
             let mut meta = txn.open_table(META).map_err(index_error)?;
             let mut completed: Vec<(NodeId, Hash)> = Vec::new();
             for (block, at, topic_offset) in blocks {
@@ -473,9 +474,7 @@ impl BlockStore {
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 }
                 for (id, hash) in completed.drain(..) {
-                    node_table
-                        .insert(node_key(id), hash.as_bytes().as_slice())
-                        .map_err(index_error)?;
+                    tiles.put(&tile_table, id, &hash)?;
                 }
                 if log.root() != header.root {
                     return Err(StoreError::NotNext {
@@ -496,6 +495,7 @@ impl BlockStore {
                     topic_offset: *topic_offset,
                 }));
             }
+            tiles.flush(&mut tile_table)?;
             let count = new_head.as_ref().map_or(0, |h| h.header.height + 1);
             meta.insert(META_BLOCKS, count).map_err(index_error)?;
         }
