@@ -222,6 +222,21 @@ impl ApiKeyTable {
         Self::parse(&text)
     }
 
+    /// The table of a service's `api_keys_file` setting: read and validated
+    /// when set; when not, an empty table (every authenticated endpoint
+    /// answers 401), with a warning saying so.
+    pub fn load_configured(path: Option<&Path>) -> Result<Self, ApiKeyTableError> {
+        match path {
+            Some(path) => Self::load(path),
+            None => {
+                tracing::warn!(
+                    "No api_keys_file configured: every authenticated endpoint answers 401"
+                );
+                Ok(Self::default())
+            }
+        }
+    }
+
     /// Parses and validates a table from JSON text.
     pub fn parse(text: &str) -> Result<Self, ApiKeyTableError> {
         let values: Vec<serde_json::Value> =
@@ -484,6 +499,21 @@ mod tests {
 
     fn tenant(s: &str) -> TenantId {
         TenantId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn without_a_configured_file_the_table_is_empty_and_a_missing_file_is_an_error() {
+        assert!(
+            ApiKeyTable::load_configured(None)
+                .unwrap()
+                .entries()
+                .is_empty()
+        );
+        let missing = Path::new("/nonexistent/api-keys.json");
+        assert!(matches!(
+            ApiKeyTable::load_configured(Some(missing)),
+            Err(ApiKeyTableError::Read { .. })
+        ));
     }
 
     #[test]

@@ -10,7 +10,10 @@
 //! - [`metrics`]: the Prometheus registry handle services register into;
 //! - [`request_id`] and [`RequestTelemetry`]: request ids, spans, W3C trace
 //!   context, request logs and metrics;
-//! - [`server`]: bind (port 0 allowed), run, stop gracefully on a future.
+//! - [`server`]: bind (port 0 allowed), run, stop gracefully on a future;
+//! - [`openapi`]: the `bearer` scheme, the document built from the routes,
+//!   served at `/openapi.json` and rendered at `/docs`;
+//! - [`service`]: all of the above started for a service in one call.
 //!
 //! [`app()`] builds an `App` with all of it in one call.
 
@@ -19,11 +22,13 @@ pub mod auth;
 pub mod defaults;
 pub mod health;
 pub mod metrics;
+pub mod openapi;
 pub mod problem;
 pub mod problem_responses;
 pub mod request_id;
 pub mod request_telemetry;
 pub mod server;
+pub mod service;
 
 pub use app::{HttpDefaults, app};
 pub use auth::{
@@ -33,11 +38,13 @@ pub use auth::{
 pub use defaults::{Limits, configure_defaults, method_not_allowed};
 pub use health::{Readiness, ReadinessCheck, check_fn};
 pub use metrics::Metrics;
+pub use openapi::{ApiDocs, BearerAuth};
 pub use problem::{ApiError, FieldError, Problem};
 pub use problem_responses::ProblemResponses;
 pub use request_id::RequestId;
 pub use request_telemetry::RequestTelemetry;
 pub use server::{HttpSettings, Server, ServerError, bind, shutdown_signal};
+pub use service::start_service;
 
 #[doc(hidden)]
 pub mod __private {

@@ -3,7 +3,10 @@
 //!
 //! - [`settings`]: typed settings layered from defaults, an optional file and
 //!   `TRACECHAIN_<SECTION>__<KEY>` environment variables — the same names the
-//!   Helm chart's values use;
+//!   Helm chart's values use — and [`SettingError`], the one error a
+//!   service's `validate` returns;
+//! - [`process`]: the `--config <file>` argument, the signals that stop a
+//!   service and waiting for its background tasks;
 //! - [`infra`]: the bus and the store chosen by configuration (Kafka or the
 //!   embedded log; Redis or the embedded store), connected lazily so a
 //!   service starts while its broker or Redis is down, reports not-ready and
@@ -14,11 +17,18 @@
 
 pub mod infra;
 pub mod problems;
+pub mod process;
 pub mod secrets;
 pub mod settings;
 pub mod topics;
 
 pub use infra::{Infrastructure, RuntimeError, connect_bus};
 pub use problems::{bus_problem, store_problem};
-pub use settings::{BusKind, BusSettings, SettingsError, StoreKind, StoreSettings, load_settings};
+pub use process::{
+    UsageError, cancel_on_shutdown_signal, config_file_argument, join_background_tasks,
+};
+pub use settings::{
+    BusKind, BusSettings, SettingError, SettingsError, StoreKind, StoreSettings, invalid,
+    load_settings,
+};
 pub use topics::{TopicsReady, ensure_topics_in_background};

@@ -101,6 +101,25 @@ impl Default for StoreSettings {
     }
 }
 
+/// A setting whose value a service refuses (its `validate`); names the key.
+/// Loading can also fail before any service check: see [`SettingsError`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("setting {key} is invalid: {reason}")]
+pub struct SettingError {
+    /// The dotted key, e.g. `topic.name` or `public_base_url`.
+    pub key: &'static str,
+    /// What is wrong with its value.
+    pub reason: String,
+}
+
+/// A [`SettingError`] for `key`.
+pub fn invalid(key: &'static str, reason: impl Into<String>) -> SettingError {
+    SettingError {
+        key,
+        reason: reason.into(),
+    }
+}
+
 /// Why settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -178,6 +197,16 @@ mod tests {
             assert!(error.contains("carrier-pigeon"), "{error}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_refused_value_names_its_key() {
+        let error = invalid("topic.name", "must not be empty");
+        assert_eq!(error.key, "topic.name");
+        assert_eq!(
+            error.to_string(),
+            "setting topic.name is invalid: must not be empty"
+        );
     }
 
     #[test]

@@ -6,11 +6,27 @@
 //! group and key-prefix names so they run in parallel on one broker and one
 //! Redis. Fault tests that must kill a broker start a [`PrivateBroker`] of
 //! their own instead of touching the shared one.
+//!
+//! Besides: [`require_broker`] and [`require_redis`] (fail, never skip, when
+//! the infrastructure is down), [`init_telemetry`] (logs the harness
+//! captures), [`ApiKeyFile`] (a key table with fresh keys),
+//! [`ChildProcess`] / [`CommandOutput`] (processes a test starts or runs),
+//! and [`assert_checked_in`] (generated files kept in the repository).
 
-use std::net::{TcpListener, TcpStream};
+pub mod api_keys;
+pub mod checked_in;
+pub mod process;
+pub mod telemetry;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+pub use api_keys::ApiKeyFile;
+pub use checked_in::assert_checked_in;
+pub use process::{ChildProcess, CommandOutput, field};
+pub use telemetry::init_telemetry;
 
 /// What to tell a reader when the infrastructure is missing.
 pub const INFRA_HINT: &str =
@@ -24,6 +40,47 @@ pub fn kafka_brokers() -> String {
 /// Redis URL (`TRACECHAIN_REDIS_URL`, default `redis://127.0.0.1:6379`).
 pub fn redis_url() -> String {
     std::env::var("TRACECHAIN_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Whether something accepts TCP connections at `address` (`host:port`, or
+/// a `redis://host:port/` URL) within 2 s.
+pub fn is_reachable(address: &str) -> bool {
+    socket_address(address)
+        .is_ok_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
+}
+
+/// Fails (never skips) when `address` does not accept connections, naming
+/// `what` and saying how to start it.
+#[track_caller]
+pub fn require_reachable(what: &str, address: &str) {
+    let addr = socket_address(address)
+        .unwrap_or_else(|e| panic!("{what} address {address} is not host:port ({e})"));
+    if TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err() {
+        panic!("{what} is not reachable at {address}: {INFRA_HINT}");
+    }
+}
+
+/// Fails (never skips) when the Kafka broker is down; returns its address.
+#[track_caller]
+pub fn require_broker() -> String {
+    let brokers = kafka_brokers();
+    require_reachable("the Kafka broker", &brokers);
+    brokers
+}
+
+/// Fails (never skips) when Redis is down; returns its URL.
+#[track_caller]
+pub fn require_redis() -> String {
+    let url = redis_url();
+    require_reachable("Redis", &url);
+    url
+}
+
+fn socket_address(address: &str) -> Result<SocketAddr, std::net::AddrParseError> {
+    address
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .parse()
 }
 
 /// A name no other test run uses: `<prefix>-<uuidv7>`.
@@ -54,8 +111,8 @@ pub fn tansu_binary() -> PathBuf {
 /// A tansu broker process of the test's own, killed on drop.
 #[derive(Debug)]
 pub struct PrivateBroker {
-    /// The broker process; `None` after [`kill`](Self::kill).
-    child: Option<Child>,
+    /// The broker process (killed when dropped); `None` after [`kill`](Self::kill).
+    child: Option<ChildProcess>,
     /// The port it listens on (kept across restarts).
     port: u16,
     /// The storage engine URL (`memory://…` or `sqlite://tansu.db`).
@@ -110,8 +167,7 @@ impl PrivateBroker {
     /// Kills the process (SIGKILL) and waits for it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            child.kill();
         }
     }
 
@@ -140,7 +196,7 @@ impl PrivateBroker {
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start tansu ({e}): {INFRA_HINT}"));
-        self.child = Some(child);
+        self.child = Some(ChildProcess::from_child(child));
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
@@ -156,5 +212,32 @@ impl PrivateBroker {
 impl Drop for PrivateBroker {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_listens_on_a_free_port() {
+        let address = format!("127.0.0.1:{}", free_port());
+        assert!(!is_reachable(&address));
+        assert!(!is_reachable(&format!("redis://{address}/")));
+        assert!(!is_reachable("not an address"));
+    }
+
+    #[test]
+    fn a_listener_is_reachable() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        assert!(is_reachable(&address));
+        require_reachable("the listener", &format!("redis://{address}"));
+    }
+
+    #[test]
+    #[should_panic(expected = "scripts/infra.sh up")]
+    fn an_unreachable_requirement_says_how_to_start_it() {
+        require_reachable("the thing", &format!("127.0.0.1:{}", free_port()));
     }
 }

@@ -4,9 +4,8 @@
 //! `openapi/ledger.json`; a test fails when it is stale (`UPDATE_OPENAPI=1`
 //! rewrites it). Served at `/openapi.json`, rendered at `/docs`.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
-use utoipa_actix_web::AppExt;
+use tracechain_http::BearerAuth;
+use utoipa::OpenApi;
 
 /// The document's fixed parts; the paths come from the routes.
 #[derive(Debug, OpenApi)]
@@ -16,7 +15,7 @@ use utoipa_actix_web::AppExt;
         description = "Every event of the platform, ordered into signed, hash-chained blocks of ONE RFC 6962/9162 Merkle log (leaf = SHA-256(0x00 ‖ RFC 8785 bytes of the event)). Each block header is canonical JSON signed with ed25519; each head is also a C2SP tlog-checkpoint signed note. Inclusion and consistency proofs verify with any RFC 9162 verifier. Every error is RFC 9457 `application/problem+json`.",
         license(name = "Apache-2.0"),
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BEARER_AUTH),
     components(schemas(tracechain_http::Problem, tracechain_http::FieldError)),
     tags(
         (name = "chain", description = "The signed head, checkpoints, keys, consistency proofs."),
@@ -26,40 +25,17 @@ use utoipa_actix_web::AppExt;
 )]
 pub struct ApiDoc;
 
-/// Adds the `bearer` security scheme (API keys).
-#[derive(Debug)]
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "An API key of any role: `Authorization: Bearer tc_…`. Event bodies are shown only to principals entitled to them (their tenant is a party; finance: settlement events; auditor and admin: all).",
-                    ))
-                    .build(),
-            ),
-        );
-    }
-}
+/// The `bearer` security scheme (API keys), in the ledger's words.
+const BEARER_AUTH: BearerAuth = BearerAuth::new(
+    "An API key of any role: `Authorization: Bearer tc_…`. Event bodies are shown only to principals entitled to them (their tenant is a party; finance: settlement events; auditor and admin: all).",
+);
 
 /// The complete document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, api) = actix_web::App::new()
-        .into_utoipa_app()
-        .openapi(ApiDoc::openapi())
-        .configure(crate::routes::configure)
-        .split_for_parts();
-    api
+    tracechain_http::openapi::document(ApiDoc::openapi(), crate::routes::configure)
 }
 
 /// The document as checked in: pretty JSON with a final newline.
 pub fn openapi_json() -> String {
-    let mut text = serde_json::to_string_pretty(&openapi()).unwrap_or_default();
-    text.push('\n');
-    text
+    tracechain_http::openapi::to_pretty_json(&openapi())
 }

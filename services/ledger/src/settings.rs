@@ -12,6 +12,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tracechain_http::HttpSettings;
 use tracechain_runtime::BusSettings;
+/// The error [`LedgerSettings::validate`] returns (shared by every service).
+pub use tracechain_runtime::SettingError;
+use tracechain_runtime::settings::invalid;
 
 use crate::engine::EngineConfig;
 
@@ -82,7 +85,7 @@ impl Default for ChainSettings {
             signing_key_file: PathBuf::from("data/ledger/signing-key.pem"),
             create_signing_key: false,
             previous_public_key_files: Vec::new(),
-            index_cache_mib: 32,
+            index_cache_mib: 64,
             segment_mib: 256,
         }
     }
@@ -149,23 +152,6 @@ impl Default for BlockSettings {
             max_wait_ms: 200,
             max_in_flight: 4,
         }
-    }
-}
-
-/// A setting with an invalid value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("setting {key} is invalid: {reason}")]
-pub struct SettingError {
-    /// The dotted key.
-    pub key: &'static str,
-    /// What is wrong with its value.
-    pub reason: String,
-}
-
-fn invalid(key: &'static str, reason: impl Into<String>) -> SettingError {
-    SettingError {
-        key,
-        reason: reason.into(),
     }
 }
 

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -26,12 +26,10 @@ use tracechain_bus::{ConsumerOptions, EventBus, TopicSpec};
 use tracechain_chain::KeyRing;
 use tracechain_core::{NoteVerifier, SigningKey, VerifyingKey};
 use tracechain_http::{
-    ApiKeyTable, ApiKeyTableError, HttpDefaults, Limits, Metrics, Readiness, Server, ServerError,
-    app, check_fn,
+    ApiDocs, ApiKeyTable, ApiKeyTableError, HttpDefaults, Limits, Metrics, Readiness, Server,
+    ServerError, check_fn, start_service,
 };
-use tracechain_runtime::{TopicsReady, ensure_topics_in_background};
-use utoipa_actix_web::AppExt;
-use utoipa_scalar::{Scalar, Servable};
+use tracechain_runtime::{TopicsReady, ensure_topics_in_background, join_background_tasks};
 
 use crate::engine::{Engine, election};
 use crate::routes::{KeyResponse, KeysResponse};
@@ -159,15 +157,7 @@ impl Application {
         bus: Arc<dyn EventBus>,
     ) -> Result<Application, StartupError> {
         settings.validate()?;
-        let api_keys = match &settings.api_keys_file {
-            Some(path) => ApiKeyTable::load(path)?,
-            None => {
-                tracing::warn!(
-                    "No api_keys_file configured: every authenticated endpoint answers 401"
-                );
-                ApiKeyTable::default()
-            }
-        };
+        let api_keys = ApiKeyTable::load_configured(settings.api_keys_file.as_deref())?;
         let key = load_signing_key(
             &settings.chain.signing_key_file,
             settings.chain.create_signing_key,
@@ -267,33 +257,14 @@ impl Application {
             keys,
         });
         let api_keys = web::Data::new(api_keys);
-        let openapi = crate::openapi::openapi();
-        let openapi_json: Arc<str> = Arc::from(crate::openapi::openapi_json());
-        let listener = tracechain_http::bind(&settings.http)?;
-        let server = Server::start(
-            listener,
+        let server = start_service(
             &settings.http,
-            move || {
-                let openapi_json = Arc::clone(&openapi_json);
-                app(&defaults)
-                    .app_data(state.clone())
-                    .app_data(api_keys.clone())
-                    .into_utoipa_app()
-                    .configure(crate::routes::configure)
-                    .into_app()
-                    .configure(crate::explorer::configure)
-                    .route(
-                        "/openapi.json",
-                        web::get().to(move || {
-                            let body = openapi_json.to_string();
-                            async move {
-                                HttpResponse::Ok()
-                                    .content_type("application/json")
-                                    .body(body)
-                            }
-                        }),
-                    )
-                    .service(Scalar::with_url("/docs", openapi.clone()))
+            defaults,
+            ApiDocs::new(crate::openapi::openapi()),
+            crate::routes::configure,
+            move |cfg| {
+                cfg.app_data(state.clone()).app_data(api_keys.clone());
+                crate::explorer::configure(cfg);
             },
             shutdown.clone().cancelled_owned(),
         )?;
@@ -334,14 +305,7 @@ impl Application {
         let result = self.server.run_until_stopped().await;
         self.shutdown.cancel();
         self.background.cancel();
-        for task in self.tasks {
-            if tokio::time::timeout(BACKGROUND_STOP_TIMEOUT, task)
-                .await
-                .is_err()
-            {
-                tracing::warn!("A background task did not stop in time");
-            }
-        }
+        join_background_tasks(self.tasks, BACKGROUND_STOP_TIMEOUT).await;
         if let Err(error) = self.bus.flush(FLUSH_TIMEOUT).await {
             tracing::warn!(%error, "Flushing the producer failed");
         }

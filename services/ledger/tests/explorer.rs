@@ -9,6 +9,7 @@
 //! The test fails (it is never skipped) when chromium or playwright is
 //! missing: `.ci/run` installs them.
 
+mod common;
 #[path = "explorer/support.rs"]
 mod support;
 
@@ -16,8 +17,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use common::{Ledger, Shared, event_with, fast_blocks, kafka_bus, publish};
 use serde_json::{Value, json};
-use support::{Browser, Ledger, Shared, event, kafka_bus, publish, publish_together};
+use support::{Browser, publish_together};
+use tracechain_domain::Envelope;
 
 /// Events published; in batches of [`BATCH`], each anchored before the next
 /// is sent, so the chain has at least 13 blocks (two pages of ten). The last
@@ -28,6 +31,16 @@ const BATCH: usize = 4;
 /// Every fifth event belongs to another tenant, which `acme`'s key may not read.
 fn tenant_of(n: usize) -> &'static str {
     if n % 5 == 4 { "fastfreight" } else { "acme" }
+}
+
+/// Event `n`, with text the page must show and hash exactly as sent.
+fn event(n: usize) -> Envelope {
+    event_with(
+        "product.registered",
+        tenant_of(n),
+        n,
+        json!({ "n": n, "note": format!("événement n°{n} <b>&amp;</b> \u{1F4E6}") }),
+    )
 }
 
 /// JSON texts the page's canonicalizer must turn into exactly what
@@ -44,7 +57,7 @@ const CANONICAL_VECTORS: &[&str] = &[
 async fn explorer_shows_the_chain_and_verifies_blocks_and_proofs_in_a_real_browser() {
     let browser = Browser::find();
     let shared = Shared::new();
-    let ledger = Ledger::spawn(shared.settings()).await;
+    let ledger = Ledger::spawn(shared.settings("ledger", fast_blocks())).await;
     let keys = &shared.keys;
 
     // The page and its assets: bundled, same-origin only, locked down.
@@ -80,9 +93,7 @@ async fn explorer_shows_the_chain_and_verifies_blocks_and_proofs_in_a_real_brows
     let bus = kafka_bus();
     let mut events = Vec::new();
     for first in (0..EVENTS).step_by(BATCH) {
-        let batch: Vec<_> = (first..(first + BATCH).min(EVENTS))
-            .map(|n| event("product.registered", tenant_of(n), n))
-            .collect();
+        let batch: Vec<_> = (first..(first + BATCH).min(EVENTS)).map(event).collect();
         if first + BATCH >= EVENTS {
             publish_together(bus.as_ref(), &shared.names, &batch).await;
         } else {

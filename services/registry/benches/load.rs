@@ -25,7 +25,6 @@
 //! Logging is at `warn` (a line per request would measure the terminal).
 
 use std::fmt::Write as _;
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -130,19 +129,8 @@ async fn run() -> i32 {
 }
 
 fn reachable() -> bool {
-    let brokers = std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned());
-    let redis = std::env::var("TRACECHAIN_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    [
-        brokers.as_str(),
-        redis.trim_start_matches("redis://").trim_end_matches('/'),
-    ]
-    .iter()
-    .all(|address| {
-        address
-            .parse::<SocketAddr>()
-            .is_ok_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
-    })
+    tracechain_testkit::is_reachable(&tracechain_testkit::kafka_brokers())
+        && tracechain_testkit::is_reachable(&tracechain_testkit::redis_url())
 }
 
 /// A started application with its seeded data.
@@ -179,15 +167,14 @@ async fn start(infra: Infra) -> anyhow::Result<Target> {
         },
         bus: BusSettings {
             kind: BusKind::Kafka,
-            brokers: std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_owned()),
+            brokers: tracechain_testkit::kafka_brokers(),
             client_id: format!("registry-load-{unique}"),
             session_timeout_ms: 6000,
             ..BusSettings::default()
         },
         store: StoreSettings {
             kind: StoreKind::Redis,
-            url: std::env::var("TRACECHAIN_REDIS_URL")
-                .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
+            url: tracechain_testkit::redis_url(),
             namespace_suffix: Some(format!("load-{unique}")),
             ..StoreSettings::default()
         },
@@ -503,9 +490,7 @@ async fn measure(infra: Infra, seconds: u64, connections: usize) -> anyhow::Resu
 
 /// Deletes every Redis key under `prefix` (SCAN + UNLINK in batches).
 fn unlink_namespace(prefix: &str) -> redis::RedisResult<usize> {
-    let url = std::env::var("TRACECHAIN_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let mut con = redis::Client::open(url)?.get_connection()?;
+    let mut con = redis::Client::open(tracechain_testkit::redis_url())?.get_connection()?;
     let mut cursor: u64 = 0;
     let mut removed = 0;
     loop {

@@ -2,18 +2,18 @@
 //! (`--config <file>`) and `TRACECHAIN_*` environment variables; telemetry;
 //! the bus and store they name; the application until SIGTERM or Ctrl-C.
 
-use std::path::PathBuf;
-
 use anyhow::Context as _;
 use tracechain_registry::{Application, RegistrySettings, SERVICE_NAME};
-use tracechain_runtime::{Infrastructure, load_settings};
+use tracechain_runtime::{
+    Infrastructure, cancel_on_shutdown_signal, config_file_argument, load_settings,
+};
 use tracechain_store::Namespace;
 use tracechain_telemetry::TelemetryConfig;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _telemetry = tracechain_telemetry::init(&TelemetryConfig::from_env(SERVICE_NAME)?)?;
-    let config = config_file_argument()?;
+    let config = config_file_argument(env!("CARGO_BIN_NAME"))?;
     let settings: RegistrySettings =
         load_settings(config.as_deref()).context("loading the registry settings")?;
     let infra = Infrastructure::connect(
@@ -26,22 +26,8 @@ async fn main() -> anyhow::Result<()> {
     let app = Application::build(settings, infra.clone())
         .await
         .context("starting the registry")?;
-    let stop = app.shutdown_token();
-    tokio::spawn(async move {
-        tracechain_http::shutdown_signal().await;
-        stop.cancel();
-    });
+    cancel_on_shutdown_signal(app.shutdown_token());
     app.run_until_stopped().await?;
     infra.store.close().await.context("closing the store")?;
     Ok(())
-}
-
-/// `--config <file>`, the only argument.
-fn config_file_argument() -> anyhow::Result<Option<PathBuf>> {
-    let mut args = std::env::args().skip(1);
-    match (args.next().as_deref(), args.next(), args.next()) {
-        (None, _, _) => Ok(None),
-        (Some("--config"), Some(file), None) => Ok(Some(PathBuf::from(file))),
-        _ => anyhow::bail!("usage: tracechain-registry [--config <settings.toml>]"),
-    }
 }

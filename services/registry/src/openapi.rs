@@ -8,9 +8,8 @@
 //! (`UPDATE_OPENAPI=1` rewrites it). The server serves it at
 //! `/openapi.json` and renders it at `/docs` (Scalar, no download at build).
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
-use utoipa_actix_web::AppExt;
+use tracechain_http::BearerAuth;
+use utoipa::OpenApi;
 
 /// The document's fixed parts; the paths come from the routes.
 #[derive(Debug, OpenApi)]
@@ -20,7 +19,7 @@ use utoipa_actix_web::AppExt;
         description = "Manufacturers register products (GTIN-14), lots and serialised items, and get QR codes and label sheets holding each item's GS1 Digital Link URI. The resolver (`/01/...`) is public: it is what a phone opens after scanning. Every error is RFC 9457 `application/problem+json`.",
         license(name = "Apache-2.0"),
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BEARER_AUTH),
     components(schemas(tracechain_http::Problem, tracechain_http::FieldError)),
     tags(
         (name = "products", description = "Products, identified by GTIN."),
@@ -33,40 +32,17 @@ use utoipa_actix_web::AppExt;
 )]
 pub struct ApiDoc;
 
-/// Adds the `bearer` security scheme (API keys).
-#[derive(Debug)]
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "An API key: `Authorization: Bearer tc_…`. Its role (manufacturer, auditor, admin; carrier and finance are refused) and tenant decide what it may do.",
-                    ))
-                    .build(),
-            ),
-        );
-    }
-}
+/// The `bearer` security scheme (API keys), in the registry's words.
+const BEARER_AUTH: BearerAuth = BearerAuth::new(
+    "An API key: `Authorization: Bearer tc_…`. Its role (manufacturer, auditor, admin; carrier and finance are refused) and tenant decide what it may do.",
+);
 
 /// The complete document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, api) = actix_web::App::new()
-        .into_utoipa_app()
-        .openapi(ApiDoc::openapi())
-        .configure(crate::routes::configure)
-        .split_for_parts();
-    api
+    tracechain_http::openapi::document(ApiDoc::openapi(), crate::routes::configure)
 }
 
 /// The document as checked in: pretty JSON with a final newline.
 pub fn openapi_json() -> String {
-    let mut text = serde_json::to_string_pretty(&openapi()).unwrap_or_default();
-    text.push('\n');
-    text
+    tracechain_http::openapi::to_pretty_json(&openapi())
 }

@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tracechain_http::HttpSettings;
+/// The error [`RegistrySettings::validate`] returns (shared by every service).
+pub use tracechain_runtime::SettingError;
+use tracechain_runtime::settings::invalid;
 use tracechain_runtime::{BusSettings, StoreSettings};
 
 /// The largest accepted JSON body by default: 1 MiB, so that a batch of
@@ -166,23 +169,6 @@ impl RegistryLimits {
     /// [`Self::idempotency_retention_secs`] as a duration.
     pub fn idempotency_retention(&self) -> Duration {
         Duration::from_secs(self.idempotency_retention_secs)
-    }
-}
-
-/// A setting that is out of range; names the key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("setting {key} is invalid: {reason}")]
-pub struct SettingError {
-    /// The dotted key, e.g. `public_base_url`.
-    pub key: &'static str,
-    /// What is wrong with its value.
-    pub reason: String,
-}
-
-fn invalid(key: &'static str, reason: impl Into<String>) -> SettingError {
-    SettingError {
-        key,
-        reason: reason.into(),
     }
 }
 

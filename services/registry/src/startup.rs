@@ -22,18 +22,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracechain_bus::{ConsumerOptions, TopicSpec};
 use tracechain_http::{
-    ApiKeyTable, ApiKeyTableError, HttpDefaults, Limits, Metrics, Server, ServerError, app,
-    check_fn,
+    ApiDocs, ApiKeyTable, ApiKeyTableError, HttpDefaults, Limits, Metrics, Server, ServerError,
+    check_fn, start_service,
 };
 use tracechain_projection::{ProjectionRunner, Projector, RunnerOptions};
-use tracechain_runtime::{Infrastructure, TopicsReady, ensure_topics_in_background};
-use utoipa_actix_web::AppExt;
-use utoipa_scalar::{Scalar, Servable};
+use tracechain_runtime::{
+    Infrastructure, TopicsReady, ensure_topics_in_background, join_background_tasks,
+};
 
 use crate::cache::ResolverCache;
 use crate::metrics::RegistryMetrics;
@@ -85,15 +85,7 @@ impl Application {
         infra: Infrastructure,
     ) -> Result<Application, StartupError> {
         settings.validate()?;
-        let keys = match &settings.api_keys_file {
-            Some(path) => ApiKeyTable::load(path)?,
-            None => {
-                tracing::warn!(
-                    "No api_keys_file configured: every authenticated endpoint answers 401"
-                );
-                ApiKeyTable::default()
-            }
-        };
+        let keys = ApiKeyTable::load_configured(settings.api_keys_file.as_deref())?;
         let cache = Arc::new(ResolverCache::new(
             settings.limits.resolver_item_cache,
             Duration::from_millis(settings.limits.resolver_lot_ttl_ms),
@@ -168,32 +160,13 @@ impl Application {
             readiness,
         };
         let keys = web::Data::new(keys);
-        let openapi = crate::openapi::openapi();
-        let openapi_json: Arc<str> = Arc::from(crate::openapi::openapi_json());
-        let listener = tracechain_http::bind(&settings.http)?;
-        let server = Server::start(
-            listener,
+        let server = start_service(
             &settings.http,
-            move || {
-                let openapi_json = Arc::clone(&openapi_json);
-                app(&defaults)
-                    .app_data(state.clone())
-                    .app_data(keys.clone())
-                    .into_utoipa_app()
-                    .configure(crate::routes::configure)
-                    .into_app()
-                    .route(
-                        "/openapi.json",
-                        web::get().to(move || {
-                            let body = openapi_json.to_string();
-                            async move {
-                                HttpResponse::Ok()
-                                    .content_type("application/json")
-                                    .body(body)
-                            }
-                        }),
-                    )
-                    .service(Scalar::with_url("/docs", openapi.clone()))
+            defaults,
+            ApiDocs::new(crate::openapi::openapi()),
+            crate::routes::configure,
+            move |cfg| {
+                cfg.app_data(state.clone()).app_data(keys.clone());
             },
             shutdown.clone().cancelled_owned(),
         )?;
@@ -223,14 +196,7 @@ impl Application {
         let result = self.server.run_until_stopped().await;
         self.shutdown.cancel();
         self.background.cancel();
-        for task in self.tasks {
-            if tokio::time::timeout(BACKGROUND_STOP_TIMEOUT, task)
-                .await
-                .is_err()
-            {
-                tracing::warn!("A background task did not stop in time");
-            }
-        }
+        join_background_tasks(self.tasks, BACKGROUND_STOP_TIMEOUT).await;
         if let Err(error) = self.infra.bus.flush(FLUSH_TIMEOUT).await {
             tracing::warn!(%error, "Flushing the producer failed");
         }

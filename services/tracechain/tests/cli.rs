@@ -4,20 +4,13 @@ use std::process::Command;
 
 use tracechain_core::{NoteVerifier, SigningKey};
 use tracechain_http::auth::ApiKeyTable;
+use tracechain_testkit::field;
 
 fn tracechain(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_tracechain"))
         .args(args)
         .output()
         .expect("run tracechain")
-}
-
-fn field<'a>(stdout: &'a str, name: &str) -> &'a str {
-    stdout
-        .lines()
-        .find_map(|line| line.strip_prefix(name))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("no {name} line in {stdout}"))
 }
 
 #[test]

@@ -3,41 +3,38 @@
 //! verifies its block store, its API and proofs saved from it — and refuses
 //! them once a byte is changed.
 
-use std::collections::BTreeSet;
+#[path = "../../ledger/tests/common/mod.rs"]
+mod ledger_tests;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use ledger_tests::{Ledger, Shared, event, publish};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-use tracechain_bus::{EventBus, KafkaBus, KafkaConfig, TopicSpec};
 use tracechain_core::{Checkpoint, Hash, NoteSigner, SigningKey};
-use tracechain_domain::{Envelope, EventType, Role, TenantId};
-use tracechain_http::{ApiKeyTable, HttpSettings, generate_api_key};
-use tracechain_ledger::settings::{BlockSettings, ChainSettings, TopicSettings};
-use tracechain_ledger::{Application, LedgerSettings};
-use tracechain_runtime::BusSettings;
+use tracechain_domain::Envelope;
+use tracechain_ledger::settings::BlockSettings;
+use tracechain_testkit::{CommandOutput, field};
 
 /// Events each test anchors.
 const EVENTS: usize = 300;
 
 // ---------------------------------------------------------------------------
-// A ledger in this process (the minimal part of the ledger's own test helper).
+// A ledger in this process (the ledger's own test support, `ledger_tests`).
 
 /// A ledger that anchored [`EVENTS`] events, with what a verifier is given.
 struct Chain {
-    dir: TempDir,
+    /// Its files, keys and names.
+    shared: Shared,
+    /// `None` once stopped.
+    ledger: Option<Ledger>,
     url: String,
     /// An auditor's API key (may read every event).
     api_key: String,
     origin: String,
-    stop: CancellationToken,
-    task: Option<JoinHandle<()>>,
-    store: Arc<tracechain_ledger::store::BlockStore>,
     events: Vec<Envelope>,
 }
 
@@ -45,127 +42,53 @@ impl Chain {
     /// Starts a ledger on unique topics, publishes the events and waits
     /// until all are anchored.
     async fn anchored() -> Chain {
-        let dir = TempDir::new().unwrap();
-        let id = tracechain_testkit::unique_name("vt");
-        let (secret, entry) = generate_api_key(
-            Role::Auditor,
-            TenantId::parse("audit-co").unwrap(),
-            "auditor",
-        )
-        .unwrap();
-        let api_keys = dir.path().join("api-keys.json");
-        std::fs::write(
-            &api_keys,
-            ApiKeyTable::from_entries(vec![entry])
-                .unwrap()
-                .to_json_pretty(),
-        )
-        .unwrap();
-        let inputs = vec![format!("{id}.registry"), format!("{id}.shipment")];
-        let origin = format!("verify.test/{id}");
-        let settings = LedgerSettings {
-            http: HttpSettings {
-                host: "127.0.0.1".to_owned(),
-                port: 0,
-                ..HttpSettings::default()
-            },
-            bus: BusSettings {
-                brokers: tracechain_testkit::kafka_brokers(),
-                session_timeout_ms: 6000,
-                ..BusSettings::default()
-            },
-            api_keys_file: Some(api_keys),
-            chain: ChainSettings {
-                origin: origin.clone(),
-                data_dir: dir.path().join("data"),
-                signing_key_file: dir.path().join("signing-key.pem"),
-                create_signing_key: true,
-                ..ChainSettings::default()
-            },
-            topics: TopicSettings {
-                inputs: inputs.clone(),
-                input_partitions: 3,
-                blocks: format!("{id}.blocks"),
-                election: format!("{id}.writer"),
-                writer_group: format!("{id}-writer"),
-                ..TopicSettings::default()
-            },
-            // Small blocks, so a few hundred events make a chain with a middle.
-            blocks: BlockSettings {
-                max_events: 20,
-                max_wait_ms: 50,
-                ..BlockSettings::default()
-            },
+        let shared = Shared::new();
+        // Small blocks, so a few hundred events make a chain with a middle.
+        let blocks = BlockSettings {
+            max_events: 20,
+            max_wait_ms: 50,
+            ..BlockSettings::default()
         };
-        let bus = kafka_bus();
-        let app = Application::build(settings, Arc::clone(&bus))
-            .await
-            .expect("the ledger starts");
-        let url = format!("http://127.0.0.1:{}", app.port());
-        let stop = app.shutdown_token();
-        let store = app.store();
-        let task = tokio::spawn(async move { app.run_until_stopped().await.unwrap() });
-
-        let events: Vec<Envelope> = (0..EVENTS).map(event).collect();
-        let specs: Vec<TopicSpec> = inputs.iter().map(|t| TopicSpec::new(t, 3)).collect();
-        bus.ensure_topics(&specs).await.unwrap();
-        for (i, topic) in inputs.iter().enumerate() {
-            let batch: Vec<(Vec<u8>, Envelope)> = events
-                .iter()
-                .skip(i)
-                .step_by(inputs.len())
-                .map(|e| (e.aggregate_id().as_bytes().to_vec(), e.clone()))
-                .collect();
-            bus.publish_batch(topic, &batch).await.unwrap();
-        }
-        let chain = Chain {
-            dir,
-            url,
-            api_key: secret,
-            origin,
-            stop,
-            task: Some(task),
-            store,
+        let ledger = Ledger::spawn(shared.settings("data", blocks)).await;
+        let events: Vec<Envelope> = (0..EVENTS)
+            .map(|n| event("product.registered", "acme", n))
+            .collect();
+        publish(ledger_tests::kafka_bus().as_ref(), &shared.names, &events).await;
+        ledger
+            .wait_for_size(EVENTS as u64, Duration::from_secs(90))
+            .await;
+        Chain {
+            url: ledger.url.clone(),
+            api_key: shared.keys.auditor.clone(),
+            origin: shared.names.origin.clone(),
+            shared,
+            ledger: Some(ledger),
             events,
-        };
-        chain.wait_for_size(EVENTS as u64).await;
-        chain
-    }
-
-    async fn wait_for_size(&self, size: u64) {
-        let until = Instant::now() + Duration::from_secs(90);
-        while self.store.tree_size() < size {
-            assert!(
-                Instant::now() < until,
-                "only {} of {size} events anchored",
-                self.store.tree_size()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     async fn stop(&mut self) {
-        self.stop.cancel();
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(30), task)
-                .await
-                .expect("the ledger stops in time")
-                .unwrap();
+        if let Some(ledger) = self.ledger.take() {
+            ledger.stop().await;
         }
     }
 
+    fn dir(&self) -> &Path {
+        self.shared.dir.path()
+    }
+
     fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.dir().join("data")
     }
 
     fn signing_key(&self) -> SigningKey {
-        let pem = std::fs::read_to_string(self.dir.path().join("signing-key.pem")).unwrap();
+        let pem = std::fs::read_to_string(self.dir().join("signing-key.pem")).unwrap();
         SigningKey::from_pkcs8_pem(&pem).unwrap()
     }
 
     /// The ledger's public key as an SPKI PEM file (what an operator hands out).
     fn public_key_file(&self) -> String {
-        let path = self.dir.path().join("ledger-public.pem");
+        let path = self.dir().join("ledger-public.pem");
         let pem = self
             .signing_key()
             .verifying_key()
@@ -175,21 +98,16 @@ impl Chain {
         path.to_str().unwrap().to_owned()
     }
 
+    fn ledger(&self) -> &Ledger {
+        self.ledger.as_ref().expect("the ledger runs")
+    }
+
     async fn get_text(&self, path: &str) -> String {
-        let response = reqwest::Client::new()
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(&self.api_key)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let body = response.text().await.unwrap();
-        assert!(status.is_success(), "GET {path}: {status} {body}");
-        body
+        self.ledger().get_text(&self.api_key, path).await
     }
 
     async fn get_json(&self, path: &str) -> Value {
-        serde_json::from_str(&self.get_text(path).await).unwrap()
+        self.ledger().get_json(&self.api_key, path).await
     }
 
     /// The note verifier key /v1/keys serves.
@@ -203,83 +121,42 @@ impl Chain {
 
     /// Writes `text` to a file in the test's directory; returns its path.
     fn file(&self, name: &str, text: &str) -> String {
-        let path = self.dir.path().join(name);
+        let path = self.dir().join(name);
         std::fs::write(&path, text).unwrap();
         path.to_str().unwrap().to_owned()
     }
 }
 
-fn kafka_bus() -> Arc<dyn EventBus> {
-    let mut config = KafkaConfig::new(tracechain_testkit::kafka_brokers());
-    config.session_timeout = Duration::from_secs(6);
-    Arc::new(KafkaBus::connect(config).unwrap())
-}
-
-fn event(n: usize) -> Envelope {
-    Envelope::new(
-        EventType::parse("product.registered").unwrap(),
-        format!("aggregate-{n}"),
-        "verify-tests",
-        BTreeSet::from([TenantId::parse("acme").unwrap()]),
-        json!({ "n": n, "pad": "x".repeat(200) }),
-    )
-}
-
 // ---------------------------------------------------------------------------
 // Running the built binary.
 
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    #[track_caller]
-    fn passed(&self) -> &str {
-        assert_eq!(self.code, 0, "expected success: {self:#?}");
-        &self.stdout
-    }
-
-    /// Asserts exit code 1 with `want` in the error output.
-    #[track_caller]
-    fn failed_with(&self, want: &str) {
-        assert_eq!(self.code, 1, "expected failure with {want:?}: {self:#?}");
-        assert!(
-            self.stderr.contains(want),
-            "expected {want:?} in stderr: {self:#?}"
-        );
-    }
-}
-
 /// Runs `tracechain` with `args` on a blocking thread (a ledger may be
 /// serving it from this process's runtime).
-async fn tracechain(args: &[&str]) -> Run {
+async fn tracechain(args: &[&str]) -> CommandOutput {
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     tokio::task::spawn_blocking(move || {
-        let out = Command::new(env!("CARGO_BIN_EXE_tracechain"))
-            .args(&args)
-            .env_remove("TRACECHAIN_API_KEY")
-            .output()
-            .expect("run tracechain");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        CommandOutput::run(
+            Command::new(env!("CARGO_BIN_EXE_tracechain"))
+                .args(&args)
+                .env_remove("TRACECHAIN_API_KEY"),
+        )
     })
     .await
     .unwrap()
 }
 
-#[track_caller]
-fn field<'a>(stdout: &'a str, name: &str) -> &'a str {
-    stdout
-        .lines()
-        .find_map(|line| line.strip_prefix(name))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("no {name} line in {stdout}"))
+/// `tracechain verify store <dir> --key <key>`, then `more`.
+async fn verify_store(dir: &str, key: &str, more: &[&str]) -> CommandOutput {
+    let mut args = vec!["verify", "store", dir, "--key", key];
+    args.extend_from_slice(more);
+    tracechain(&args).await
+}
+
+/// `tracechain verify url <url> --api-key <api_key>`, then `more`.
+async fn verify_url(url: &str, api_key: &str, more: &[&str]) -> CommandOutput {
+    let mut args = vec!["verify", "url", url, "--api-key", api_key];
+    args.extend_from_slice(more);
+    tracechain(&args).await
 }
 
 // ---------------------------------------------------------------------------
@@ -382,6 +259,73 @@ fn damaged_copy(data_dir: &Path, change: impl FnOnce(&mut Vec<u8>)) -> TempDir {
     copy
 }
 
+/// `tracechain verify proof` of `event` with `proof` and `key`, against
+/// the checkpoint `note` when given (else the proof's own).
+async fn verify_proof(event: &str, proof: &str, note: Option<&str>, key: &str) -> CommandOutput {
+    let mut args = vec![
+        "verify", "proof", "--event", event, "--proof", proof, "--key", key,
+    ];
+    if let Some(note) = note {
+        args.extend(["--checkpoint", note]);
+    }
+    tracechain(&args).await
+}
+
+/// Asserts a passed verification of the whole chain: [`EVENTS`] events in
+/// blocks `0..=last`, ending at `root`.
+#[track_caller]
+fn assert_whole_chain(out: &CommandOutput, last: u64, root: &str) {
+    let stdout = out.passed();
+    assert_eq!(field(stdout, "tree size:"), EVENTS.to_string());
+    assert_eq!(field(stdout, "height:"), last.to_string());
+    assert_eq!(field(stdout, "root:"), root);
+    assert!(
+        stdout.contains(&format!(
+            "blocks 0..={last} ({} blocks, {EVENTS} events)",
+            last + 1
+        )),
+        "{out:#?}"
+    );
+}
+
+/// Asserts a passed verification from the trusted checkpoint of block
+/// `mid` (tree size `mid_size`): blocks `mid + 1..=last`.
+#[track_caller]
+fn assert_after_checkpoint(out: &CommandOutput, mid: u64, last: u64, mid_size: u64) {
+    assert!(
+        out.passed().contains(&format!(
+            "blocks {}..={last} ({} blocks, {} events) after the trusted checkpoint at tree size {mid_size}",
+            mid + 1,
+            last - mid,
+            EVENTS as u64 - mid_size
+        )),
+        "{out:#?}"
+    );
+}
+
+/// `change` to a frame's bytes, then its checksum recomputed.
+fn resealed(frame: &Frame, change: impl FnOnce(&mut Vec<u8>)) -> impl FnOnce(&mut Vec<u8>) {
+    move |bytes| {
+        change(bytes);
+        fix_crc(bytes, frame);
+    }
+}
+
+/// `tracechain verify store` (then `more`) on a copy of the store at
+/// `data` changed by `change` fails with `want`.
+async fn refused(
+    data: &str,
+    key: &str,
+    more: &[&str],
+    change: impl FnOnce(&mut Vec<u8>),
+    want: &str,
+) {
+    let copy = damaged_copy(Path::new(data), change);
+    verify_store(copy.path().to_str().unwrap(), key, more)
+        .await
+        .failed_with(want);
+}
+
 /// A checkpoint note for `size` and `root` signed by `key` as the log `origin`.
 fn signed_checkpoint(origin: &str, size: u64, root: Hash, key: &SigningKey) -> String {
     Checkpoint::new(origin, size, root)
@@ -407,56 +351,32 @@ async fn verify_store_passes_and_names_the_block_a_changed_byte_breaks() {
     let key = chain.public_key_file();
 
     // The untouched store verifies, from its data dir or its blocks/ dir.
-    let out = tracechain(&["verify", "store", data, "--key", &key]).await;
+    let out = verify_store(data, &key, &[]).await;
+    assert_whole_chain(&out, last as u64, head["root"].as_str().unwrap());
     let stdout = out.passed();
-    assert_eq!(field(stdout, "tree size:"), EVENTS.to_string());
-    assert_eq!(field(stdout, "height:"), last.to_string());
     assert_eq!(field(stdout, "origin:"), chain.origin);
-    assert_eq!(field(stdout, "root:"), head["root"].as_str().unwrap());
-    assert!(
-        stdout.contains(&format!(
-            "blocks 0..={last} ({} blocks, {EVENTS} events)",
-            last + 1
-        )),
-        "{stdout}"
-    );
     // The head's checkpoint note follows the summary.
     assert!(stdout.contains(&format!("checkpoint:\n{}\n{EVENTS}\n", chain.origin)));
     let blocks_dir = format!("{data}/blocks");
-    tracechain(&["verify", "store", &blocks_dir, "--key", &key])
-        .await
-        .passed();
+    verify_store(&blocks_dir, &key, &[]).await.passed();
 
     // Keys come from the verifier, never from the data.
     tracechain(&["verify", "store", data])
         .await
         .failed_with("no trusted keys");
     let stranger = SigningKey::generate().verifying_key().to_base64();
-    tracechain(&["verify", "store", data, "--key", &stranger])
+    verify_store(data, &stranger, &[])
         .await
         .failed_with("block 0: signed by unknown key");
-    tracechain(&[
-        "verify",
-        "store",
-        data,
-        "--key",
-        &key,
-        "--origin",
-        "other.example/log",
-    ])
-    .await
-    .failed_with("block 0: origin");
+    verify_store(data, &key, &["--origin", "other.example/log"])
+        .await
+        .failed_with("block 0: origin");
 
     let segment = std::fs::read(chain.data_dir().join("blocks/seg-00000000.tcb")).unwrap();
     let all = frames(&segment);
     assert_eq!(all.len(), last + 1);
     let frame = all[mid].clone();
     let layout = parts(&segment, &frame);
-    let run_on = |copy: &TempDir| {
-        let dir = copy.path().to_str().unwrap().to_owned();
-        let key = key.clone();
-        async move { tracechain(&["verify", "store", &dir, "--key", &key]).await }
-    };
 
     // A changed byte anywhere in a frame: its checksum names the block.
     for at in [
@@ -464,11 +384,11 @@ async fn verify_store_passes_and_names_the_block_a_changed_byte_breaks() {
         layout.signature.start + 7,
         layout.events[layout.events.len() / 2].start + 30,
     ] {
-        let copy = damaged_copy(&chain.data_dir(), |b| b[at] ^= 0x01);
-        run_on(&copy).await.failed_with(&format!(
+        let want = format!(
             "block {mid}: frame at seg-00000000.tcb offset {}: checksum mismatch",
             frame.offset
-        ));
+        );
+        refused(data, &key, &[], |b| b[at] ^= 0x01, &want).await;
     }
 
     // The same changes with the checksum recomputed: the chain's own checks
@@ -476,48 +396,39 @@ async fn verify_store_passes_and_names_the_block_a_changed_byte_breaks() {
     let time_at = layout.header.start + find(&segment[layout.header.clone()], b"\"time\":\"") + 8;
     let micro_digit = time_at + 25;
     assert_eq!(segment[micro_digit + 1], b'Z');
-    let copy = damaged_copy(&chain.data_dir(), |b| {
-        b[micro_digit] ^= 0x01;
-        fix_crc(b, &frame);
-    });
-    run_on(&copy)
-        .await
-        .failed_with(&format!("block {mid}: header signature"));
+    let signature = format!("block {mid}: header signature");
+    let change = resealed(&frame, |b| b[micro_digit] ^= 0x01);
+    refused(data, &key, &[], change, &signature).await;
     // The signature:
-    let copy = damaged_copy(&chain.data_dir(), |b| {
-        b[layout.signature.start + 7] ^= 0x01;
-        fix_crc(b, &frame);
-    });
-    run_on(&copy)
-        .await
-        .failed_with(&format!("block {mid}: header signature"));
+    let change = resealed(&frame, |b| b[layout.signature.start + 7] ^= 0x01);
+    refused(data, &key, &[], change, &signature).await;
     // An event's body ('x' becomes 'y': still canonical JSON):
     let event = layout.events[layout.events.len() / 2].clone();
     let x_at = event.start + find(&segment[event], b"xxxx");
-    let copy = damaged_copy(&chain.data_dir(), |b| {
-        b[x_at] ^= 0x01;
-        fix_crc(b, &frame);
-    });
-    run_on(&copy)
-        .await
-        .failed_with(&format!("block {mid}: root recomputed from the events is"));
+    let want = format!("block {mid}: root recomputed from the events is");
+    refused(
+        data,
+        &key,
+        &[],
+        resealed(&frame, |b| b[x_at] ^= 0x01),
+        &want,
+    )
+    .await;
     // Its offset in ledger.blocks made equal to the block before's:
-    let copy = damaged_copy(&chain.data_dir(), |b| {
+    let change = resealed(&frame, |b| {
         let before = all[mid - 1].offset;
         let previous: [u8; 8] = b[before + 8..before + 16].try_into().unwrap();
         b[frame.offset + 8..frame.offset + 16].copy_from_slice(&previous);
-        fix_crc(b, &frame);
     });
-    run_on(&copy)
-        .await
-        .failed_with(&format!("block {mid}: its offset in ledger.blocks"));
+    let want = format!("block {mid}: its offset in ledger.blocks");
+    refused(data, &key, &[], change, &want).await;
     // A torn final write.
     let tail = all[last].clone();
-    let copy = damaged_copy(&chain.data_dir(), |b| b.truncate(tail.offset + 40));
-    run_on(&copy).await.failed_with(&format!(
+    let want = format!(
         "block {last}: frame at seg-00000000.tcb offset {}",
         tail.offset
-    ));
+    );
+    refused(data, &key, &[], |b| b.truncate(tail.offset + 40), &want).await;
 
     // From a trusted checkpoint: the one of the middle block.
     let note = chain.file("mid.checkpoint", mid_block["checkpoint"].as_str().unwrap());
@@ -527,62 +438,28 @@ async fn verify_store_passes_and_names_the_block_a_changed_byte_breaks() {
         .unwrap()
         .parse()
         .unwrap();
-    let out = tracechain(&[
-        "verify",
-        "store",
-        data,
-        "--key",
-        &key,
-        "--from-checkpoint",
-        &note,
-    ])
-    .await;
-    let stdout = out.passed();
-    assert!(
-        stdout.contains(&format!(
-            "blocks {}..={last} ({} blocks, {} events) after the trusted checkpoint at tree size {mid_size}",
-            mid + 1,
-            last - mid,
-            EVENTS as u64 - mid_size
-        )),
-        "{stdout}"
-    );
-    assert_eq!(field(stdout, "tree size:"), EVENTS.to_string());
+    let out = verify_store(data, &key, &["--from-checkpoint", &note]).await;
+    assert_after_checkpoint(&out, mid as u64, last as u64, mid_size);
+    assert_eq!(field(out.passed(), "tree size:"), EVENTS.to_string());
     // An event changed before the checkpoint is still found, in its block.
     let early = parts(&segment, &all[1]);
     let early_x = early.events[0].start + find(&segment[early.events[0].clone()], b"xxxx");
-    let copy = damaged_copy(&chain.data_dir(), |b| {
-        b[early_x] ^= 0x01;
-        fix_crc(b, &all[1]);
-    });
-    let dir = copy.path().to_str().unwrap().to_owned();
-    tracechain(&[
-        "verify",
-        "store",
-        &dir,
-        "--key",
+    refused(
+        data,
         &key,
-        "--from-checkpoint",
-        &note,
-    ])
-    .await
-    .failed_with("block 1: root recomputed from the events is");
+        &["--from-checkpoint", &note],
+        resealed(&all[1], |b| b[early_x] ^= 0x01),
+        "block 1: root recomputed from the events is",
+    )
+    .await;
     // A checkpoint is trusted only when a given key signed it...
     let forged = chain.file(
         "forged.checkpoint",
         &signed_checkpoint(&chain.origin, mid_size, mid_root, &SigningKey::generate()),
     );
-    tracechain(&[
-        "verify",
-        "store",
-        data,
-        "--key",
-        &key,
-        "--from-checkpoint",
-        &forged,
-    ])
-    .await
-    .failed_with("not a checkpoint of");
+    verify_store(data, &key, &["--from-checkpoint", &forged])
+        .await
+        .failed_with("not a checkpoint of");
     // ...and the store must hold exactly that tree.
     let wrong_root = chain.file(
         "wrong-root.checkpoint",
@@ -593,19 +470,11 @@ async fn verify_store_passes_and_names_the_block_a_changed_byte_breaks() {
             &chain.signing_key(),
         ),
     );
-    tracechain(&[
-        "verify",
-        "store",
-        data,
-        "--key",
-        &key,
-        "--from-checkpoint",
-        &wrong_root,
-    ])
-    .await
-    .failed_with(&format!(
-        "block {mid}: the events up to tree size {mid_size} give root {mid_root}"
-    ));
+    verify_store(data, &key, &["--from-checkpoint", &wrong_root])
+        .await
+        .failed_with(&format!(
+            "block {mid}: the events up to tree size {mid_size} give root {mid_root}"
+        ));
     // A tree size inside a block (one after its first leaf).
     let (inside_size, inside_root) = all
         .iter()
@@ -627,17 +496,9 @@ async fn verify_store_passes_and_names_the_block_a_changed_byte_breaks() {
             &chain.signing_key(),
         ),
     );
-    tracechain(&[
-        "verify",
-        "store",
-        data,
-        "--key",
-        &key,
-        "--from-checkpoint",
-        &inside,
-    ])
-    .await
-    .failed_with("no block ends at the trusted checkpoint's tree size");
+    verify_store(data, &key, &["--from-checkpoint", &inside])
+        .await
+        .failed_with("no block ends at the trusted checkpoint's tree size");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -649,57 +510,27 @@ async fn verify_url_walks_a_running_ledger_with_consistency_proofs() {
     let vkey = chain.vkey().await;
     let api_key = chain.api_key.clone();
 
-    let out = tracechain(&["verify", "url", &url, "--api-key", &api_key, "--key", &vkey]).await;
-    let stdout = out.passed();
-    assert_eq!(field(stdout, "tree size:"), EVENTS.to_string());
-    assert_eq!(field(stdout, "height:"), last.to_string());
-    assert_eq!(field(stdout, "root:"), head["root"].as_str().unwrap());
-    assert!(
-        stdout.contains(&format!(
-            "blocks 0..={last} ({} blocks, {EVENTS} events)",
-            last + 1
-        )),
-        "{stdout}"
-    );
+    let out = verify_url(&url, &api_key, &["--key", &vkey]).await;
+    assert_whole_chain(&out, last, head["root"].as_str().unwrap());
 
     // From a trusted checkpoint in the middle, and from the head's own.
     let mid = last / 2;
     let mid_block = chain.get_json(&format!("/v1/blocks/{mid}")).await;
     let mid_size = mid_block["header"]["tree_size"].as_u64().unwrap();
     let note = chain.file("mid.checkpoint", mid_block["checkpoint"].as_str().unwrap());
-    let out = tracechain(&[
-        "verify",
-        "url",
+    let out = verify_url(
         &url,
-        "--api-key",
         &api_key,
-        "--key",
-        &vkey,
-        "--from-checkpoint",
-        &note,
-    ])
+        &["--key", &vkey, "--from-checkpoint", &note],
+    )
     .await;
-    assert!(
-        out.passed().contains(&format!(
-            "blocks {}..={last} ({} blocks, {} events) after the trusted checkpoint at tree size {mid_size}",
-            mid + 1,
-            last - mid,
-            EVENTS as u64 - mid_size
-        )),
-        "{out:#?}"
-    );
+    assert_after_checkpoint(&out, mid, last, mid_size);
     let head_note = chain.file("head.checkpoint", &chain.get_text("/v1/checkpoint").await);
-    let out = tracechain(&[
-        "verify",
-        "url",
+    let out = verify_url(
         &url,
-        "--api-key",
         &api_key,
-        "--key",
-        &vkey,
-        "--from-checkpoint",
-        &head_note,
-    ])
+        &["--key", &vkey, "--from-checkpoint", &head_note],
+    )
     .await;
     assert!(
         out.passed()
@@ -716,31 +547,16 @@ async fn verify_url_walks_a_running_ledger_with_consistency_proofs() {
             &chain.signing_key(),
         ),
     );
-    tracechain(&[
-        "verify",
-        "url",
+    verify_url(
         &url,
-        "--api-key",
         &api_key,
-        "--key",
-        &vkey,
-        "--from-checkpoint",
-        &ahead,
-    ])
+        &["--key", &vkey, "--from-checkpoint", &ahead],
+    )
     .await
     .failed_with("behind the trusted checkpoint");
 
     // Keys served by the ledger are trusted only with a warning.
-    let out = tracechain(&[
-        "verify",
-        "url",
-        &url,
-        "--api-key",
-        &api_key,
-        "--keys-from",
-        &url,
-    ])
-    .await;
+    let out = verify_url(&url, &api_key, &["--keys-from", &url]).await;
     assert_eq!(field(out.passed(), "tree size:"), EVENTS.to_string());
     assert!(
         out.stderr.contains("warning: trusting 1 key(s) served by"),
@@ -748,54 +564,30 @@ async fn verify_url_walks_a_running_ledger_with_consistency_proofs() {
     );
     // The wrong key, no key, the wrong API key.
     let stranger = SigningKey::generate().verifying_key().to_base64();
-    tracechain(&[
-        "verify",
-        "url",
-        &url,
-        "--api-key",
-        &api_key,
-        "--key",
-        &stranger,
-    ])
-    .await
-    .failed_with("block 0: signed by unknown key");
-    tracechain(&["verify", "url", &url, "--api-key", &api_key])
+    verify_url(&url, &api_key, &["--key", &stranger])
+        .await
+        .failed_with("block 0: signed by unknown key");
+    verify_url(&url, &api_key, &[])
         .await
         .failed_with("no trusted keys");
-    tracechain(&[
-        "verify",
-        "url",
-        &url,
-        "--api-key",
-        "tc_wrong",
-        "--key",
-        &vkey,
-    ])
-    .await
-    .failed_with("401");
+    verify_url(&url, "tc_wrong", &["--key", &vkey])
+        .await
+        .failed_with("401");
     // A vkey names its log: it cannot vouch for another origin.
-    tracechain(&[
-        "verify",
-        "url",
+    verify_url(
         &url,
-        "--api-key",
         &api_key,
-        "--key",
-        &vkey,
-        "--origin",
-        "other.example/log",
-    ])
+        &["--key", &vkey, "--origin", "other.example/log"],
+    )
     .await
     .failed_with("is the note key of the log");
 
     // The store verifies while the ledger runs, and the ledger is not disturbed.
     let data = chain.data_dir();
     let key = chain.public_key_file();
-    let out = tracechain(&["verify", "store", data.to_str().unwrap(), "--key", &key]).await;
+    let out = verify_store(data.to_str().unwrap(), &key, &[]).await;
     assert_eq!(field(out.passed(), "tree size:"), EVENTS.to_string());
-    tracechain(&["verify", "url", &url, "--api-key", &api_key, "--key", &vkey])
-        .await
-        .passed();
+    verify_url(&url, &api_key, &["--key", &vkey]).await.passed();
     chain.stop().await;
 }
 
@@ -830,23 +622,8 @@ async fn verify_proof_checks_saved_files_offline_and_refuses_any_change() {
     let proof_file = chain.file("proof.json", &proof.to_string());
     let note_file = chain.file("checkpoint.txt", &checkpoint);
     let pem = chain.public_key_file();
-    let verify = |event: String, proof: String, note: Option<String>, key: String| async move {
-        let mut args = vec![
-            "verify", "proof", "--event", &event, "--proof", &proof, "--key", &key,
-        ];
-        if let Some(note) = &note {
-            args.extend(["--checkpoint", note.as_str()]);
-        }
-        tracechain(&args).await
-    };
 
-    let out = verify(
-        event_file.clone(),
-        proof_file.clone(),
-        Some(note_file.clone()),
-        vkey.clone(),
-    )
-    .await;
+    let out = verify_proof(&event_file, &proof_file, Some(&note_file), &vkey).await;
     let leaf = proof["leaf_index"].as_u64().unwrap();
     assert!(
         out.passed().starts_with(&format!(
@@ -856,20 +633,14 @@ async fn verify_proof_checks_saved_files_offline_and_refuses_any_change() {
         "{out:#?}"
     );
     // The whole /v1/events response, a PEM key, and the proof's own checkpoint.
-    verify(response_file.clone(), proof_file.clone(), None, pem.clone())
+    verify_proof(&response_file, &proof_file, None, &pem)
         .await
         .passed();
     // Against an older checkpoint.
     let old_event_file = chain.file("old-event.json", &old_event.to_string());
     let old_proof_file = chain.file("old-proof.json", &old_proof.to_string());
     let old_note = chain.file("old.checkpoint", block1["checkpoint"].as_str().unwrap());
-    let out = verify(
-        old_event_file.clone(),
-        old_proof_file.clone(),
-        Some(old_note),
-        vkey.clone(),
-    )
-    .await;
+    let out = verify_proof(&old_event_file, &old_proof_file, Some(&old_note), &vkey).await;
     assert_eq!(field(out.passed(), "tree size:"), old_size.to_string());
 
     // Changed proof path, leaf index, event body, checkpoint; wrong key.
@@ -882,69 +653,39 @@ async fn verify_proof_checks_saved_files_offline_and_refuses_any_change() {
     );
     bad["path"][0] = json!(flipped);
     let bad_path = chain.file("bad-path.json", &bad.to_string());
-    verify(
-        event_file.clone(),
-        bad_path,
-        Some(note_file.clone()),
-        vkey.clone(),
-    )
-    .await
-    .failed_with("does not lead to the checkpoint's root");
+    verify_proof(&event_file, &bad_path, Some(&note_file), &vkey)
+        .await
+        .failed_with("does not lead to the checkpoint's root");
     let mut bad = proof.clone();
     bad["leaf_index"] = json!(leaf + 1);
     let bad_index = chain.file("bad-index.json", &bad.to_string());
-    verify(
-        event_file.clone(),
-        bad_index,
-        Some(note_file.clone()),
-        vkey.clone(),
-    )
-    .await
-    .failed_with(&format!("the inclusion proof of leaf {}", leaf + 1));
+    verify_proof(&event_file, &bad_index, Some(&note_file), &vkey)
+        .await
+        .failed_with(&format!("the inclusion proof of leaf {}", leaf + 1));
     let mut body = response["event"].clone();
     body["payload"]["n"] = json!(124);
     let bad_event = chain.file("bad-event.json", &body.to_string());
-    verify(
-        bad_event,
-        proof_file.clone(),
-        Some(note_file.clone()),
-        vkey.clone(),
-    )
-    .await
-    .failed_with("the event is not the one that was anchored");
+    verify_proof(&bad_event, &proof_file, Some(&note_file), &vkey)
+        .await
+        .failed_with("the event is not the one that was anchored");
     let mut response_for_other = response.clone();
     response_for_other["event"]["id"] = json!(old_id);
     let other_event = chain.file("other-event.json", &response_for_other["event"].to_string());
-    verify(
-        other_event,
-        proof_file.clone(),
-        Some(note_file.clone()),
-        vkey.clone(),
-    )
-    .await
-    .failed_with("but the proof is for event");
+    verify_proof(&other_event, &proof_file, Some(&note_file), &vkey)
+        .await
+        .failed_with("but the proof is for event");
     let mut lines: Vec<String> = checkpoint.lines().map(str::to_owned).collect();
     lines[2] = Hash::from_bytes([9; 32]).to_base64();
     let bad_note = chain.file("bad.checkpoint", &(lines.join("\n") + "\n"));
-    verify(
-        event_file.clone(),
-        proof_file.clone(),
-        Some(bad_note),
-        vkey.clone(),
-    )
-    .await
-    .failed_with("the checkpoint is not signed by a given key");
+    verify_proof(&event_file, &proof_file, Some(&bad_note), &vkey)
+        .await
+        .failed_with("the checkpoint is not signed by a given key");
     let stranger = SigningKey::generate().verifying_key().to_base64();
-    verify(
-        event_file.clone(),
-        proof_file.clone(),
-        Some(note_file.clone()),
-        stranger,
-    )
-    .await
-    .failed_with("the checkpoint is not signed by a given key");
+    verify_proof(&event_file, &proof_file, Some(&note_file), &stranger)
+        .await
+        .failed_with("the checkpoint is not signed by a given key");
     // A proof for another tree size than the checkpoint's.
-    verify(old_event_file, old_proof_file, Some(note_file), vkey)
+    verify_proof(&old_event_file, &old_proof_file, Some(&note_file), &vkey)
         .await
         .failed_with(&format!("the proof is for tree size {old_size}"));
 }

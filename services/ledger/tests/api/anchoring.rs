@@ -9,7 +9,7 @@ use tracechain_core::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{Ledger, Shared, anchored_ids, event, fast_blocks, kafka_bus, publish};
+use crate::common::{Ledger, Shared, anchored_ids, event, fast_blocks, kafka_bus, publish};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn published_events_are_anchored_once_in_signed_blocks_with_verifiable_proofs() {
@@ -34,12 +34,7 @@ async fn published_events_are_anchored_once_in_signed_blocks_with_verifiable_pro
     // The head, the checkpoint note and the public keys agree.
     let head = ledger.get_json(&keys.carrier, "/v1/head").await;
     assert_eq!(head["tree_size"], 450);
-    let key_list = ledger
-        .get(None, "/v1/keys")
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let key_list = ledger.public_keys().await;
     let vkey = key_list["keys"][0]["note_verifier_key"].as_str().unwrap();
     let public =
         VerifyingKey::from_base64(key_list["keys"][0]["public_key"].as_str().unwrap()).unwrap();
@@ -62,7 +57,7 @@ async fn published_events_are_anchored_once_in_signed_blocks_with_verifiable_pro
         ChainVerifier::from_genesis(shared.names.origin.clone(), KeyRing::new([public]));
     let height = head["height"].as_u64().unwrap();
     for h in 0..=height {
-        let block: Block = ledger.app_store.block(h).unwrap().unwrap();
+        let block: Block = ledger.store.block(h).unwrap().unwrap();
         verifier.apply(&block).unwrap();
     }
     assert_eq!(
@@ -209,15 +204,10 @@ async fn proofs_of_random_events_against_random_checkpoints_verify_and_tampered_
     publish(bus.as_ref(), &shared.names, &events).await;
     ledger.wait_for_size(700, Duration::from_secs(60)).await;
     let key = &shared.keys.auditor;
-    let keys = ledger
-        .get(None, "/v1/keys")
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let keys = ledger.public_keys().await;
     let note_key =
         NoteVerifier::parse(keys["keys"][0]["note_verifier_key"].as_str().unwrap()).unwrap();
-    let head = ledger.app_store.head().unwrap();
+    let head = ledger.store.head().unwrap();
 
     for _ in 0..25 {
         // A random block's signed checkpoint, and a random event inside it.

@@ -6,7 +6,7 @@ use tracechain_chain::{ChainVerifier, KeyRing};
 use tracechain_core::{SigningKey, VerifyingKey};
 use tracechain_ledger::{Application, StartupError};
 
-use crate::helpers::{Ledger, Shared, event, fast_blocks, kafka_bus, publish};
+use crate::common::{Ledger, Shared, event, fast_blocks, kafka_bus, publish};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rotated_key_signs_new_blocks_and_old_blocks_stay_verifiable() {
@@ -43,12 +43,7 @@ async fn a_rotated_key_signs_new_blocks_and_old_blocks_stay_verifiable() {
     publish(bus.as_ref(), &shared.names, &new_events).await;
     ledger.wait_for_size(300, Duration::from_secs(60)).await;
 
-    let keys = ledger
-        .get(None, "/v1/keys")
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let keys = ledger.public_keys().await;
     let listed: Vec<(String, bool)> = keys["keys"]
         .as_array()
         .unwrap()
@@ -75,10 +70,10 @@ async fn a_rotated_key_signs_new_blocks_and_old_blocks_stay_verifiable() {
             .map(|k| VerifyingKey::from_base64(k["public_key"].as_str().unwrap()).unwrap()),
     );
     let mut verifier = ChainVerifier::from_genesis(shared.names.origin.clone(), ring);
-    let head = ledger.app_store.head().unwrap();
+    let head = ledger.store.head().unwrap();
     let mut signers = Vec::new();
     for h in 0..=head.header.height {
-        let block = ledger.app_store.block(h).unwrap().unwrap();
+        let block = ledger.store.block(h).unwrap().unwrap();
         verifier.apply(&block).unwrap();
         signers.push(block.header().key_id);
     }

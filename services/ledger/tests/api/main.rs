@@ -2,7 +2,9 @@
 //! the real Kafka-protocol broker (`scripts/infra.sh up`), each test with
 //! its own topics, writer group and data directory.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 mod anchoring;
-mod helpers;
 mod keys;
 mod openapi;

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use rand_core::{OsRng, RngCore};
 
-use crate::helpers::{Chain, Topics, assert_exactly_once, bus, create_inputs, events};
+use crate::common::{create_inputs, kafka_bus, publish_to_inputs};
+use crate::helpers::{Chain, assert_exactly_once, events};
 
 const EVENTS: usize = 20_000;
 const KILLS: usize = 6;
@@ -13,8 +14,8 @@ const KILLS: usize = 6;
 #[tokio::test(flavor = "multi_thread")]
 async fn killing_the_ledger_at_random_points_loses_nothing_and_anchors_nothing_twice() {
     let chain = Chain::new();
-    let bus = bus();
-    create_inputs(bus.as_ref(), &chain).await;
+    let bus = kafka_bus();
+    create_inputs(bus.as_ref(), &chain.names).await;
     let port = tracechain_testkit::free_port();
     let mut ledger = chain.start("a", port);
 
@@ -23,10 +24,10 @@ async fn killing_the_ledger_at_random_points_loses_nothing_and_anchors_nothing_t
     let load = {
         let bus = bus.clone();
         let inputs = all.clone();
-        let topics = chain.inputs.clone();
+        let names = chain.names.clone();
         tokio::spawn(async move {
             for batch in inputs.chunks(250) {
-                Topics(&topics).publish(bus.as_ref(), batch).await;
+                publish_to_inputs(bus.as_ref(), &names, batch).await;
                 tokio::time::sleep(Duration::from_millis(150)).await;
             }
         })

@@ -4,25 +4,24 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tracechain_bus::{EventBus, KafkaBus, KafkaConfig, TopicSpec};
 use tracechain_chain::{ChainVerifier, KeyRing};
 use tracechain_core::SigningKey;
 use tracechain_domain::{Envelope, EventType, Role, TenantId};
-use tracechain_http::{ApiKeyTable, generate_api_key};
 use tracechain_ledger::store::{BlockStore, StoreOptions};
+use tracechain_testkit::{ApiKeyFile, ChildProcess};
 use uuid::Uuid;
+
+use crate::common::ChainNames;
 
 /// One chain: its names, signing key and API key, shared by its instances.
 pub(crate) struct Chain {
     pub(crate) dir: TempDir,
-    pub(crate) id: String,
-    pub(crate) inputs: Vec<String>,
+    pub(crate) names: ChainNames,
     pub(crate) key: SigningKey,
     pub(crate) api_key: String,
 }
@@ -30,37 +29,25 @@ pub(crate) struct Chain {
 impl Chain {
     pub(crate) fn new() -> Chain {
         let dir = TempDir::new().unwrap();
-        let id = tracechain_testkit::unique_name("lp");
         let key = SigningKey::generate();
         std::fs::write(
             dir.path().join("signing-key.pem"),
             key.to_pkcs8_pem().unwrap().as_bytes(),
         )
         .unwrap();
-        let (api_key, entry) = generate_api_key(
-            Role::Auditor,
-            TenantId::parse("audit-co").unwrap(),
-            "auditor",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("api-keys.json"),
-            ApiKeyTable::from_entries(vec![entry])
-                .unwrap()
-                .to_json_pretty(),
-        )
-        .unwrap();
+        let mut api_keys = ApiKeyFile::new();
+        let api_key = api_keys.add(Role::Auditor, "audit-co", "auditor");
+        api_keys.write(&dir.path().join("api-keys.json"));
         Chain {
-            inputs: vec![format!("{id}.registry"), format!("{id}.shipment")],
             dir,
-            id,
+            names: ChainNames::unique(),
             key,
             api_key,
         }
     }
 
     pub(crate) fn origin(&self) -> String {
-        format!("ledger.test/{}", self.id)
+        self.names.origin.clone()
     }
 
     fn instance_dir(&self, name: &str) -> PathBuf {
@@ -70,7 +57,7 @@ impl Chain {
     fn config(&self, name: &str, port: u16) -> PathBuf {
         let dir = self.instance_dir(name);
         std::fs::create_dir_all(&dir).unwrap();
-        let inputs: Vec<String> = self.inputs.iter().map(|t| format!("{t:?}")).collect();
+        let inputs: Vec<String> = self.names.inputs.iter().map(|t| format!("{t:?}")).collect();
         let toml = format!(
             r#"api_keys_file = {api:?}
 
@@ -90,9 +77,9 @@ signing_key_file = {key:?}
 [topics]
 inputs = [{inputs}]
 input_partitions = 3
-blocks = "{id}.blocks"
-election = "{id}.writer"
-writer_group = "{id}-writer"
+blocks = {blocks:?}
+election = {election:?}
+writer_group = {group:?}
 
 [blocks]
 max_events = 200
@@ -104,7 +91,9 @@ max_wait_ms = 50
             data = dir.join("data"),
             key = self.dir.path().join("signing-key.pem"),
             inputs = inputs.join(", "),
-            id = self.id,
+            blocks = self.names.blocks,
+            election = self.names.election,
+            group = self.names.group,
         );
         let path = dir.join("ledger.toml");
         std::fs::write(&path, toml).unwrap();
@@ -114,24 +103,19 @@ max_wait_ms = 50
     /// Starts instance `name` on `port` (the same port after a restart).
     pub(crate) fn start(&self, name: &str, port: u16) -> Process {
         let config = self.config(name, port);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.instance_dir(name).join("ledger.log"))
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_tracechain-ledger"))
-            .arg("--config")
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .env("TRACECHAIN_LOG_FORMAT", "pretty")
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("the ledger binary starts");
+        let log = self.instance_dir(name).join("ledger.log");
+        let child = ChildProcess::spawn_logged(
+            Command::new(env!("CARGO_BIN_EXE_tracechain-ledger"))
+                .arg("--config")
+                .arg(&config)
+                .env("RUST_LOG", "info")
+                .env("TRACECHAIN_LOG_FORMAT", "pretty"),
+            &log,
+        );
         Process {
             child,
             url: format!("http://127.0.0.1:{port}"),
-            log: self.instance_dir(name).join("ledger.log"),
+            log,
         }
     }
 
@@ -163,42 +147,31 @@ max_wait_ms = 50
     }
 }
 
-/// A running ledger process.
+/// A running ledger process (killed when dropped).
 pub(crate) struct Process {
-    pub(crate) child: Child,
+    pub(crate) child: ChildProcess,
     pub(crate) url: String,
     pub(crate) log: PathBuf,
 }
 
 impl Process {
     pub(crate) fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
     }
 
     pub(crate) fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{signal}");
+        self.child.signal(signal);
     }
 
     /// Stops it gracefully (SIGTERM) and waits.
     pub(crate) fn terminate(&mut self) {
         self.signal("TERM");
-        let until = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < until {
-            if self.child.try_wait().unwrap().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if self.child.wait_for_exit(Duration::from_secs(30)).is_none() {
+            panic!(
+                "the ledger did not stop on SIGTERM; log: {}",
+                self.log.display()
+            );
         }
-        panic!(
-            "the ledger did not stop on SIGTERM; log: {}",
-            self.log.display()
-        );
     }
 
     pub(crate) async fn status(&self, api_key: &str) -> Option<Value> {
@@ -214,60 +187,47 @@ impl Process {
 
     /// Waits until the instance's store holds `size` leaves.
     pub(crate) async fn wait_for_size(&self, api_key: &str, size: u64, within: Duration) {
-        let until = Instant::now() + within;
-        loop {
-            let have = match self.status(api_key).await {
-                Some(s) => s["tree_size"].as_u64().unwrap_or(0),
-                None => 0,
-            };
-            if have >= size {
-                return;
-            }
-            assert!(
-                Instant::now() < until,
-                "{have} of {size} anchored after {within:?}; log: {}",
-                self.log.display()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.wait_for_status(api_key, within, |status| {
+            let have = status.map_or(0, |s| s["tree_size"].as_u64().unwrap_or(0));
+            (have >= size)
+                .then_some(())
+                .ok_or_else(|| format!("{have} of {size} anchored"))
+        })
+        .await;
     }
 
     /// Waits until its role is `role`.
     pub(crate) async fn wait_for_role(&self, api_key: &str, role: &str, within: Duration) {
+        self.wait_for_status(api_key, within, |status| {
+            status
+                .is_some_and(|s| s["role"] == role)
+                .then_some(())
+                .ok_or_else(|| format!("not {role}"))
+        })
+        .await;
+    }
+
+    /// Polls `/v1/status` (`None` while it does not answer) until `reached`
+    /// accepts it; fails with what `reached` said was missing after `within`.
+    async fn wait_for_status(
+        &self,
+        api_key: &str,
+        within: Duration,
+        reached: impl Fn(Option<&Value>) -> Result<(), String>,
+    ) {
         let until = Instant::now() + within;
         loop {
-            if let Some(status) = self.status(api_key).await
-                && status["role"] == role
-            {
+            let Err(missing) = reached(self.status(api_key).await.as_ref()) else {
                 return;
-            }
+            };
             assert!(
                 Instant::now() < until,
-                "not {role} after {within:?}; log: {}",
+                "{missing} after {within:?}; log: {}",
                 self.log.display()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub(crate) fn bus() -> Arc<dyn EventBus> {
-    let mut config = KafkaConfig::new(tracechain_testkit::kafka_brokers());
-    config.session_timeout = Duration::from_secs(6);
-    Arc::new(KafkaBus::connect(config).unwrap())
-}
-
-/// Creates the chain's input topics.
-pub(crate) async fn create_inputs(bus: &dyn EventBus, chain: &Chain) {
-    let specs: Vec<TopicSpec> = chain.inputs.iter().map(|t| TopicSpec::new(t, 3)).collect();
-    bus.ensure_topics(&specs).await.unwrap();
 }
 
 /// `n` events, numbered from `from`.
@@ -283,31 +243,6 @@ pub(crate) fn events(from: usize, n: usize) -> Vec<Envelope> {
             )
         })
         .collect()
-}
-
-/// Publishes `events` alternately to the chain's input topics.
-pub(crate) async fn publish(bus: &dyn EventBus, chain: &Chain, events: &[Envelope]) {
-    Topics(&chain.inputs).publish(bus, events).await;
-}
-
-/// A chain's input topics.
-pub(crate) struct Topics<'a>(pub(crate) &'a [String]);
-
-impl Topics<'_> {
-    /// Publishes `events` alternately to the topics.
-    pub(crate) async fn publish(&self, bus: &dyn EventBus, events: &[Envelope]) {
-        for (i, topic) in self.0.iter().enumerate() {
-            let batch: Vec<(Vec<u8>, Envelope)> = events
-                .iter()
-                .skip(i)
-                .step_by(self.0.len())
-                .map(|e| (e.aggregate_id().as_bytes().to_vec(), e.clone()))
-                .collect();
-            if !batch.is_empty() {
-                bus.publish_batch(topic, &batch).await.unwrap();
-            }
-        }
-    }
 }
 
 /// Asserts `anchored` holds each of `published` exactly once.

@@ -4,19 +4,20 @@
 
 use std::time::Duration;
 
-use crate::helpers::{Chain, assert_exactly_once, bus, create_inputs, events, publish, read_log};
+use crate::common::{create_inputs, kafka_bus, publish_to_inputs};
+use crate::helpers::{Chain, assert_exactly_once, events, read_log};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_instances_elect_one_writer_and_the_standby_takes_over_when_it_dies() {
     let chain = Chain::new();
-    let bus = bus();
-    create_inputs(bus.as_ref(), &chain).await;
+    let bus = kafka_bus();
+    create_inputs(bus.as_ref(), &chain.names).await;
     let mut a = chain.start("a", tracechain_testkit::free_port());
     let mut b = chain.start("b", tracechain_testkit::free_port());
     let key = chain.api_key.clone();
 
     let first = events(0, 2000);
-    publish(bus.as_ref(), &chain, &first).await;
+    publish_to_inputs(bus.as_ref(), &chain.names, &first).await;
     a.wait_for_size(&key, 2000, Duration::from_secs(60)).await;
     b.wait_for_size(&key, 2000, Duration::from_secs(60)).await;
     let (sa, sb) = (a.status(&key).await.unwrap(), b.status(&key).await.unwrap());
@@ -35,7 +36,7 @@ async fn two_instances_elect_one_writer_and_the_standby_takes_over_when_it_dies(
 
     writer.kill();
     let second = events(2000, 1000);
-    publish(bus.as_ref(), &chain, &second).await;
+    publish_to_inputs(bus.as_ref(), &chain.names, &second).await;
     standby
         .wait_for_role(&key, "writer", Duration::from_secs(30))
         .await;
@@ -52,21 +53,21 @@ async fn two_instances_elect_one_writer_and_the_standby_takes_over_when_it_dies(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_paused_writer_that_wakes_up_cannot_get_a_block_accepted() {
     let chain = Chain::new();
-    let bus = bus();
-    create_inputs(bus.as_ref(), &chain).await;
+    let bus = kafka_bus();
+    create_inputs(bus.as_ref(), &chain.names).await;
     let key = chain.api_key.clone();
     let mut a = chain.start("a", tracechain_testkit::free_port());
     a.wait_for_role(&key, "writer", Duration::from_secs(30))
         .await;
     let mut b = chain.start("b", tracechain_testkit::free_port());
     let first = events(0, 500);
-    publish(bus.as_ref(), &chain, &first).await;
+    publish_to_inputs(bus.as_ref(), &chain.names, &first).await;
     b.wait_for_size(&key, 500, Duration::from_secs(60)).await;
 
     // Pause the writer past its session timeout: b takes over and writes.
     a.signal("STOP");
     let second = events(500, 500);
-    publish(bus.as_ref(), &chain, &second).await;
+    publish_to_inputs(bus.as_ref(), &chain.names, &second).await;
     b.wait_for_role(&key, "writer", Duration::from_secs(30))
         .await;
     b.wait_for_size(&key, 1000, Duration::from_secs(60)).await;
@@ -76,7 +77,7 @@ async fn a_paused_writer_that_wakes_up_cannot_get_a_block_accepted() {
     a.signal("CONT");
     let third = events(1000, 1000);
     for chunk in third.chunks(100) {
-        publish(bus.as_ref(), &chain, chunk).await;
+        publish_to_inputs(bus.as_ref(), &chain.names, chunk).await;
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     b.wait_for_size(&key, 2000, Duration::from_secs(60)).await;

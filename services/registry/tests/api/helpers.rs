@@ -6,9 +6,8 @@
 //! to run `scripts/infra.sh up`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -16,28 +15,16 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracechain_bus::{EmbeddedBus, EventBus};
-use tracechain_domain::{Envelope, Role, TenantId};
-use tracechain_http::{ApiKeyTable, HttpSettings, generate_api_key};
+use tracechain_domain::{Envelope, Role};
+use tracechain_http::HttpSettings;
 use tracechain_registry::settings::{ProjectionSettings, TopicSettings};
 use tracechain_registry::{Application, RegistrySettings, SERVICE_NAME, StartupError};
 use tracechain_runtime::{BusKind, BusSettings, Infrastructure, StoreKind, StoreSettings};
 use tracechain_store::{EmbeddedStore, Namespace, StateStore};
-use tracechain_telemetry::{LogFormat, TelemetryConfig, TelemetryGuard};
+use tracechain_testkit::ApiKeyFile;
 
 /// The Digital Link base every test app issues URIs under.
 pub(crate) const BASE: &str = "https://id.example.com";
-
-/// Installs telemetry (readable logs captured by the test harness) once.
-fn telemetry() {
-    static GUARD: OnceLock<Option<TelemetryGuard>> = OnceLock::new();
-    GUARD.get_or_init(|| {
-        let mut config = TelemetryConfig::new("registry-tests");
-        config.log_format = LogFormat::Pretty;
-        config.filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
-        config.test_writer = true;
-        tracechain_telemetry::init(&config).ok()
-    });
-}
 
 /// API keys of the test tenants: `acme` and `globex` are manufacturers.
 #[derive(Debug, Clone)]
@@ -51,43 +38,18 @@ pub(crate) struct Keys {
 }
 
 fn write_keys(dir: &Path) -> (Keys, PathBuf) {
-    let tenant = |t: &str| TenantId::parse(t).unwrap();
-    let mut entries = Vec::new();
-    let mut key = |role, t: &str, label: &str| {
-        let (secret, entry) = generate_api_key(role, tenant(t), label).unwrap();
-        entries.push(entry);
-        secret
-    };
+    let mut file = ApiKeyFile::new();
     let keys = Keys {
-        acme: key(Role::Manufacturer, "acme", "acme"),
-        globex: key(Role::Manufacturer, "globex", "globex"),
-        auditor: key(Role::Auditor, "audit-co", "auditor"),
-        admin: key(Role::Admin, "operator", "admin"),
-        carrier: key(Role::Carrier, "fastfreight", "carrier"),
-        finance: key(Role::Finance, "acme", "finance"),
+        acme: file.add(Role::Manufacturer, "acme", "acme"),
+        globex: file.add(Role::Manufacturer, "globex", "globex"),
+        auditor: file.add(Role::Auditor, "audit-co", "auditor"),
+        admin: file.add(Role::Admin, "operator", "admin"),
+        carrier: file.add(Role::Carrier, "fastfreight", "carrier"),
+        finance: file.add(Role::Finance, "acme", "finance"),
     };
     let path = dir.join("api-keys.json");
-    std::fs::write(
-        &path,
-        ApiKeyTable::from_entries(entries).unwrap().to_json_pretty(),
-    )
-    .unwrap();
+    file.write(&path);
     (keys, path)
-}
-
-/// Fails (never skips) when `address` does not accept connections.
-fn require(what: &str, address: &str) {
-    let addr: SocketAddr = address
-        .trim_start_matches("redis://")
-        .trim_end_matches('/')
-        .parse()
-        .unwrap_or_else(|e| panic!("{what} address {address} is not host:port ({e})"));
-    if TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err() {
-        panic!(
-            "{what} is not reachable at {address}: {}",
-            tracechain_testkit::INFRA_HINT
-        );
-    }
 }
 
 /// Which bus and store a test app runs on.
@@ -162,7 +124,7 @@ pub(crate) async fn spawn_app() -> TestApp {
 
 /// The registry on `infra`; waits until ready unless the broker is dead.
 pub(crate) async fn spawn(infra: Infra) -> TestApp {
-    telemetry();
+    tracechain_testkit::init_telemetry("registry-tests");
     let dir = tempfile::tempdir().unwrap();
     let (keys, keys_file) = write_keys(dir.path());
     let unique = uuid::Uuid::now_v7().simple().to_string();
@@ -170,13 +132,12 @@ pub(crate) async fn spawn(infra: Infra) -> TestApp {
     let projection = format!("registry-{unique}");
     let brokers = match infra {
         Infra::Real => {
-            let brokers = tracechain_testkit::kafka_brokers();
-            require("the Kafka broker", &brokers);
-            require("Redis", &tracechain_testkit::redis_url());
+            let brokers = tracechain_testkit::require_broker();
+            tracechain_testkit::require_redis();
             brokers
         }
         Infra::DeadBroker => {
-            require("Redis", &tracechain_testkit::redis_url());
+            tracechain_testkit::require_redis();
             format!("127.0.0.1:{}", tracechain_testkit::free_port())
         }
         Infra::Embedded => String::new(),

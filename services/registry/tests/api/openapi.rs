@@ -1,28 +1,19 @@
 //! The checked-in OpenAPI document is the one the code generates; the
 //! server serves it and renders it at `/docs`.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use serde_json::Value;
 
 use crate::helpers::spawn;
 
-fn checked_in() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../openapi/registry.json")
-}
-
 #[test]
 fn openapi_file_is_current() {
-    let generated = tracechain_registry::openapi::openapi_json();
-    let path = checked_in();
-    if std::env::var_os("UPDATE_OPENAPI").is_some() {
-        std::fs::write(&path, &generated).unwrap();
-        return;
-    }
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        current == generated,
-        "openapi/registry.json is stale: run `UPDATE_OPENAPI=1 cargo nextest run -p tracechain-registry openapi_file_is_current` and commit it"
+    tracechain_testkit::assert_checked_in(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi/registry.json"),
+        &tracechain_registry::openapi::openapi_json(),
+        "UPDATE_OPENAPI",
+        "cargo nextest run -p tracechain-registry openapi_file_is_current",
     );
 }
 
