@@ -9,7 +9,7 @@ use crate::common::{create_inputs, kafka_bus, publish_to_inputs};
 use crate::helpers::{Chain, assert_exactly_once, events};
 
 const EVENTS: usize = 20_000;
-const KILLS: usize = 6;
+const KILLS: usize = 10;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killing_the_ledger_at_random_points_loses_nothing_and_anchors_nothing_twice() {
