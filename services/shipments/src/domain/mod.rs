@@ -2,4 +2,5 @@
 
 pub mod epcis;
 pub mod scan;
+pub mod sscc;
 pub mod state;
