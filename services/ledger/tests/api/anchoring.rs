@@ -267,3 +267,36 @@ async fn proofs_of_random_events_against_random_checkpoints_verify_and_tampered_
     }
     ledger.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn input_records_that_are_not_envelopes_are_skipped_and_counted() {
+    let shared = Shared::new();
+    let ledger = Ledger::spawn(shared.settings("a", fast_blocks())).await;
+    let bus = kafka_bus();
+    let before: Vec<_> = (0..20)
+        .map(|n| event("product.registered", "acme", n))
+        .collect();
+    publish(bus.as_ref(), &shared.names, &before).await;
+    let topic = &shared.names.inputs[0];
+    for garbage in [&b"not json"[..], br#"{"id":"nope"}"#, b""] {
+        bus.publish_raw(topic, Some(b"k"), tracechain_bus::Headers::new(), garbage)
+            .await
+            .unwrap();
+    }
+    let after: Vec<_> = (20..40)
+        .map(|n| event("product.registered", "acme", n))
+        .collect();
+    publish(bus.as_ref(), &shared.names, &after).await;
+    ledger.wait_for_size(40, Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let ids = anchored_ids(&ledger, &shared.keys.auditor).await;
+    assert_eq!(ids.len(), 40, "only the envelopes are anchored");
+    let metrics = ledger.get(None, "/metrics").await.text().await.unwrap();
+    let invalid = metrics
+        .lines()
+        .find(|l| l.starts_with("ledger_events_invalid_total"))
+        .unwrap_or_else(|| panic!("no ledger_events_invalid_total in {metrics}"));
+    assert!(invalid.ends_with(" 3"), "{invalid}");
+    ledger.stop().await;
+}
