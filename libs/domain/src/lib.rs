@@ -23,7 +23,7 @@ pub mod tenancy;
 pub mod topics;
 
 pub use digital_link::{DigitalLink, DigitalLinkError, ParsedDigitalLink};
-pub use envelope::{Envelope, EnvelopeError, EventType, EventTypeError};
+pub use envelope::{DomainEvent, Envelope, EnvelopeError, EventError, EventType, EventTypeError};
 pub use gs1::{Gln, Gtin, KeyError, Lot, Serial, Sscc, TextError};
 pub use money::{AmountParseError, Currency, CurrencyError, Money, MoneyError};
 pub use tenancy::{Role, RoleError, TenantId, TenantIdError};

@@ -31,6 +31,7 @@
 mod event_type;
 mod id;
 mod occurred_at;
+mod typed;
 
 use std::collections::BTreeSet;
 
@@ -41,6 +42,7 @@ use uuid::Uuid;
 pub use event_type::{EventType, EventTypeError};
 pub use tracechain_core::canonical::CanonicalError;
 use tracechain_core::merkle::Hash;
+pub use typed::{DomainEvent, EventError};
 
 use crate::tenancy::TenantId;
 

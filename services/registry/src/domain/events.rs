@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use time::Date;
-use tracechain_domain::{Envelope, EventType, Gtin, Lot, Serial, TenantId};
+use tracechain_domain::{DomainEvent, Envelope, Gtin, Lot, Serial, TenantId};
 use uuid::Uuid;
 
 /// The producer name on every registry envelope.
@@ -117,56 +117,7 @@ pub enum RegistryEvent {
     LotRecalled(LotRecalled),
 }
 
-/// Why an envelope of a registry type cannot be read.
-#[derive(Debug, thiserror::Error)]
-pub enum EventError {
-    /// The schema version is not one this code reads.
-    #[error(
-        "{event_type} event {event_id} has schema version {version}, expected {SCHEMA_VERSION}"
-    )]
-    Version {
-        /// The event type.
-        event_type: String,
-        /// The event id.
-        event_id: Uuid,
-        /// The version found.
-        version: u32,
-    },
-    /// The payload does not match the type's schema.
-    #[error("{event_type} event {event_id} has an invalid payload: {source}")]
-    Payload {
-        /// The event type.
-        event_type: String,
-        /// The event id.
-        event_id: Uuid,
-        /// What serde said.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The payload's product id is not the envelope's aggregate id.
-    #[error(
-        "{event_type} event {event_id} names product {product_id} but its aggregate id is {aggregate_id}"
-    )]
-    Aggregate {
-        /// The event type.
-        event_type: String,
-        /// The event id.
-        event_id: Uuid,
-        /// The payload's product id.
-        product_id: Uuid,
-        /// The envelope's aggregate id.
-        aggregate_id: String,
-    },
-    /// The payload could not be serialized (cannot happen for these types).
-    #[error("cannot encode a {event_type} payload: {source}")]
-    Encode {
-        /// The event type.
-        event_type: &'static str,
-        /// What serde said.
-        #[source]
-        source: serde_json::Error,
-    },
-}
+pub use tracechain_domain::EventError;
 
 impl RegistryEvent {
     /// The event type name.
@@ -191,80 +142,62 @@ impl RegistryEvent {
 
     /// The envelope carrying this event, with `manufacturer` as its only party.
     pub fn to_envelope(&self, manufacturer: &TenantId) -> Result<Envelope, EventError> {
-        let event_type = self.event_type();
-        let encode = |source| EventError::Encode { event_type, source };
-        let payload = match self {
-            RegistryEvent::ProductRegistered(e) => serde_json::to_value(e),
-            RegistryEvent::LotCreated(e) => serde_json::to_value(e),
-            RegistryEvent::ItemsSerialized(e) => serde_json::to_value(e),
-            RegistryEvent::LotRecalled(e) => serde_json::to_value(e),
-        }
-        .map_err(encode)?;
-        // The four names are valid event types (checked by a unit test).
-        let parsed = EventType::parse(event_type).map_err(|e| EventError::Encode {
-            event_type,
-            source: serde::ser::Error::custom(e),
-        })?;
-        Ok(Envelope::new(
-            parsed,
-            self.product_id().to_string(),
-            PRODUCER,
-            BTreeSet::from([manufacturer.clone()]),
-            payload,
-        ))
+        self.envelope(BTreeSet::from([manufacturer.clone()]))
     }
 
     /// Reads a registry event from an envelope; `Ok(None)` for a type this
     /// code does not know (ignored, so newer producers do not break it).
     pub fn from_envelope(envelope: &Envelope) -> Result<Option<RegistryEvent>, EventError> {
-        let event_type = envelope.event_type().as_str();
-        if ![
-            PRODUCT_REGISTERED,
-            LOT_CREATED,
-            ITEMS_SERIALIZED,
-            LOT_RECALLED,
-        ]
-        .contains(&event_type)
-        {
-            return Ok(None);
+        RegistryEvent::read(envelope)
+    }
+}
+
+impl DomainEvent for RegistryEvent {
+    const PRODUCER: &'static str = PRODUCER;
+    const SCHEMA_VERSION: u32 = SCHEMA_VERSION;
+    const EVENT_TYPES: &'static [&'static str] = &[
+        PRODUCT_REGISTERED,
+        LOT_CREATED,
+        ITEMS_SERIALIZED,
+        LOT_RECALLED,
+    ];
+
+    fn event_type(&self) -> &'static str {
+        RegistryEvent::event_type(self)
+    }
+
+    fn aggregate_id(&self) -> String {
+        self.product_id().to_string()
+    }
+
+    fn to_payload(&self) -> Result<serde_json::Value, serde_json::Error> {
+        match self {
+            RegistryEvent::ProductRegistered(e) => serde_json::to_value(e),
+            RegistryEvent::LotCreated(e) => serde_json::to_value(e),
+            RegistryEvent::ItemsSerialized(e) => serde_json::to_value(e),
+            RegistryEvent::LotRecalled(e) => serde_json::to_value(e),
         }
-        if envelope.schema_version() != SCHEMA_VERSION {
-            return Err(EventError::Version {
-                event_type: event_type.to_owned(),
-                event_id: envelope.id(),
-                version: envelope.schema_version(),
-            });
-        }
-        let payload = || -> Result<RegistryEvent, serde_json::Error> {
-            let value = envelope.payload().clone();
-            Ok(match event_type {
-                PRODUCT_REGISTERED => {
-                    RegistryEvent::ProductRegistered(serde_json::from_value(value)?)
-                }
-                LOT_CREATED => RegistryEvent::LotCreated(serde_json::from_value(value)?),
-                ITEMS_SERIALIZED => RegistryEvent::ItemsSerialized(serde_json::from_value(value)?),
-                _ => RegistryEvent::LotRecalled(serde_json::from_value(value)?),
-            })
-        };
-        let event = payload().map_err(|source| EventError::Payload {
-            event_type: event_type.to_owned(),
-            event_id: envelope.id(),
-            source,
-        })?;
-        if event.product_id().to_string() != envelope.aggregate_id() {
-            return Err(EventError::Aggregate {
-                event_type: event_type.to_owned(),
-                event_id: envelope.id(),
-                product_id: event.product_id(),
-                aggregate_id: envelope.aggregate_id().to_owned(),
-            });
-        }
-        Ok(Some(event))
+    }
+
+    fn from_payload(
+        event_type: &str,
+        payload: serde_json::Value,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(match event_type {
+            PRODUCT_REGISTERED => {
+                RegistryEvent::ProductRegistered(serde_json::from_value(payload)?)
+            }
+            LOT_CREATED => RegistryEvent::LotCreated(serde_json::from_value(payload)?),
+            ITEMS_SERIALIZED => RegistryEvent::ItemsSerialized(serde_json::from_value(payload)?),
+            _ => RegistryEvent::LotRecalled(serde_json::from_value(payload)?),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use tracechain_domain::EventType;
+
     use super::*;
 
     fn tenant() -> TenantId {
