@@ -228,9 +228,12 @@ impl Application {
                 settings.topics.election.clone(),
                 settings.topics.writer_group.clone(),
             );
+            let status = engine.status();
+            let stall = Duration::from_millis(settings.bus.session_timeout_ms.saturating_mul(5));
+            let progress = election::Progress::new(move || status.height.get(), stall);
             tokio::spawn(async move {
                 if wait_for(&topics, &stop).await {
-                    election::run(bus, topic, group, options, elected_tx, stop).await;
+                    election::run(bus, topic, group, options, progress, elected_tx, stop).await;
                 }
             })
         };

@@ -6,9 +6,16 @@
 //! itself. The election is a lease, not a guarantee: a paused writer may
 //! still believe it owns the partition, which is why blocks are fenced by
 //! the first-valid-block rule (see [`crate::engine`]), not by the election.
+//!
+//! A member that owns nothing while the chain has not moved for a while
+//! leaves and joins again: a broker can keep assigning the writer partition
+//! to a member that was killed (tansu 0.6.0 was seen doing so after many
+//! kills in a row), and a new join makes it rebalance. While nothing is
+//! anchored at all this costs a rebalance per stall period, nothing more:
+//! a change of writer is fenced like any other.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -16,6 +23,39 @@ use tracechain_bus::{ConsumerOptions, EventBus, GroupConsumer};
 
 /// How often a member polls (and so heartbeats and learns of rebalances).
 const POLL: Duration = Duration::from_millis(200);
+
+/// How the election tells that the chain moves: a reading of its height
+/// and how long it may stand still before an unassigned member rejoins.
+pub struct Progress {
+    height: Box<dyn Fn() -> i64 + Send + Sync>,
+    stall: Duration,
+}
+
+impl Progress {
+    /// `height` reads the chain's height; `stall` is the patience.
+    pub fn new(height: impl Fn() -> i64 + Send + Sync + 'static, stall: Duration) -> Progress {
+        Progress {
+            height: Box::new(height),
+            stall,
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("stall", &self.stall)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How taking part ended.
+enum Outcome {
+    /// Stopped.
+    Stopped,
+    /// Owned nothing while the chain stood still: join again.
+    Rejoin,
+}
 
 /// Takes part in the election until `stop`; `elected` says whether this
 /// instance owns the writer partition. Leaves the group cleanly on stop, so
@@ -25,6 +65,7 @@ pub async fn run(
     topic: String,
     group: String,
     options: ConsumerOptions,
+    progress: Progress,
     elected: watch::Sender<bool>,
     stop: CancellationToken,
 ) {
@@ -33,13 +74,20 @@ pub async fn run(
         match bus.subscribe(&group, &[&topic], options.clone()).await {
             Ok(mut member) => {
                 pause = Duration::from_millis(200);
-                let outcome = take_part(member.as_mut(), &topic, &elected, &stop).await;
+                let outcome = take_part(member.as_mut(), &topic, &progress, &elected, &stop).await;
                 elected.send_replace(false);
                 if let Err(error) = member.close().await {
                     tracing::debug!(%error, "Leaving the writer election failed");
                 }
                 match outcome {
-                    Ok(()) => return,
+                    Ok(Outcome::Stopped) => return,
+                    Ok(Outcome::Rejoin) => {
+                        tracing::warn!(
+                            stall = ?progress.stall,
+                            "No writer partition and no new block for a while; rejoining the election"
+                        );
+                        continue;
+                    }
                     Err(error) => tracing::warn!(%error, "Writer election failed; rejoining"),
                 }
             }
@@ -56,9 +104,12 @@ pub async fn run(
 async fn take_part(
     member: &mut dyn GroupConsumer,
     topic: &str,
+    progress: &Progress,
     elected: &watch::Sender<bool>,
     stop: &CancellationToken,
-) -> Result<(), tracechain_bus::BusError> {
+) -> Result<Outcome, tracechain_bus::BusError> {
+    let mut height = (progress.height)();
+    let mut moved = Instant::now();
     while !stop.is_cancelled() {
         // The election topic carries no records; polling keeps the
         // membership alive and applies rebalances.
@@ -72,6 +123,13 @@ async fn take_part(
             tracing::info!(writer = owns, "Writer election changed");
             elected.send_replace(owns);
         }
+        let now = (progress.height)();
+        if now != height || owns {
+            height = now;
+            moved = Instant::now();
+        } else if moved.elapsed() >= progress.stall {
+            return Ok(Outcome::Rejoin);
+        }
     }
-    Ok(())
+    Ok(Outcome::Stopped)
 }

@@ -108,7 +108,7 @@ max_wait_ms = 50
             Command::new(env!("CARGO_BIN_EXE_tracechain-ledger"))
                 .arg("--config")
                 .arg(&config)
-                .env("RUST_LOG", "info")
+                .env("RUST_LOG", "info,tracechain_http=warn")
                 .env("TRACECHAIN_LOG_FORMAT", "pretty"),
             &log,
         );
@@ -191,7 +191,7 @@ impl Process {
             let have = status.map_or(0, |s| s["tree_size"].as_u64().unwrap_or(0));
             (have >= size)
                 .then_some(())
-                .ok_or_else(|| format!("{have} of {size} anchored"))
+                .ok_or_else(|| format!("{have} of {size} anchored (status: {status:?})"))
         })
         .await;
     }
@@ -220,11 +220,22 @@ impl Process {
             let Err(missing) = reached(self.status(api_key).await.as_ref()) else {
                 return;
             };
-            assert!(
-                Instant::now() < until,
-                "{missing} after {within:?}; log: {}",
-                self.log.display()
-            );
+            if Instant::now() >= until {
+                // The log's directory goes with the test: show its tail.
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let tail: Vec<&str> = log
+                    .lines()
+                    .rev()
+                    .filter(|l| !l.contains("http_request{"))
+                    .take(60)
+                    .collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "{missing} after {within:?}; the last lines of {}:\n{}",
+                    self.log.display(),
+                    tail.join("\n")
+                );
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
