@@ -12,7 +12,9 @@
 //!   request ([`StateStore::idempotency_begin`]);
 //! - **scan nonces** refused when seen twice within a window
 //!   ([`StateStore::nonce_first_seen`]);
-//! - per-principal **rate limits** ([`StateStore::rate_limit`]).
+//! - per-principal **rate limits** ([`StateStore::rate_limit`]);
+//! - **lease locks** that serialise writes to one aggregate across replicas
+//!   ([`LeaseLock`], built on the idempotency keys).
 //!
 //! One interface, [`StateStore`], has two implementations that pass the same
 //! conformance suite (`tests/conformance`): [`RedisStore`] for the distributed
@@ -74,6 +76,7 @@ mod error;
 mod idempotency;
 mod index;
 mod keys;
+mod lease;
 mod namespace;
 mod projection;
 mod rate_limit;
@@ -86,6 +89,7 @@ pub use crate::embedded::{EmbeddedConfig, EmbeddedStore};
 pub use crate::error::StoreError;
 pub use crate::idempotency::IdempotencyState;
 pub use crate::index::{IndexCursor, IndexEntry, IndexPage, MAX_PAGE_LIMIT};
+pub use crate::lease::{LeaseError, LeaseLock};
 pub use crate::namespace::Namespace;
 pub use crate::projection::{DEFAULT_UPDATE_ATTEMPTS, Projection};
 pub use crate::rate_limit::RateDecision;

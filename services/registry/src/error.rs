@@ -10,6 +10,7 @@
 use actix_web::http::StatusCode;
 use tracechain_bus::BusError;
 use tracechain_http::{ApiError, AuthError, FieldError, Problem, impl_response_error};
+use tracechain_qr::QrParameterError;
 use tracechain_store::StoreError;
 
 /// Why a registry request failed.
@@ -144,9 +145,26 @@ impl From<StoreError> for RegistryError {
     }
 }
 
+impl From<FieldError> for RegistryError {
+    /// Parameter errors of shared code (paging, content negotiation).
+    fn from(error: FieldError) -> Self {
+        RegistryError::InvalidParameter {
+            parameter: error.field,
+            message: error.message,
+        }
+    }
+}
+
 impl From<BusError> for RegistryError {
     fn from(error: BusError) -> Self {
         RegistryError::Bus(error)
+    }
+}
+
+/// A QR query parameter (`size`, `margin`, `ecc`) out of bounds: 400 naming it.
+impl From<QrParameterError> for RegistryError {
+    fn from(error: QrParameterError) -> Self {
+        RegistryError::parameter(error.parameter, error.message)
     }
 }
 
@@ -301,5 +319,23 @@ mod tests {
         let e = RegistryError::Internal(anyhow::anyhow!("secret"));
         assert_eq!(e.problem().status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!e.problem().detail().unwrap_or("").contains("secret"));
+    }
+
+    #[test]
+    fn a_qr_parameter_error_is_a_400_naming_the_parameter() {
+        let query = tracechain_qr::QrQuery {
+            margin: Some("17".into()),
+            ..Default::default()
+        };
+        let e = RegistryError::from(query.validate().unwrap_err());
+        assert!(
+            matches!(&e, RegistryError::InvalidParameter { parameter, .. } if parameter == "margin"),
+            "{e:?}"
+        );
+        assert_eq!(e.problem().status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            e.to_string(),
+            "margin is invalid: must be from 0 to 16, got 17"
+        );
     }
 }

@@ -11,21 +11,9 @@ use std::fmt::Write as _;
 
 use crate::routes::resolver::{Resolution, Status};
 
-/// Escapes `& < > " '` for HTML/XML text and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes `& < > " '` for HTML/XML text and attribute values (the one
+/// implementation, shared with the QR crate's SVG).
+pub use tracechain_qr::escape_xml as escape;
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:40rem;margin:0 auto;padding:1rem;color:#1a1a1a;line-height:1.4}\
 h1{font-size:1.5rem;margin:.2rem 0}.brand{color:#555;margin:0 0 1rem}\

@@ -15,9 +15,9 @@
 use std::fmt::Write as _;
 
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+use tracechain_qr::{Ecc, QrError, QrMatrix, fmt_num};
 
 use crate::html::escape;
-use crate::qr::{Ecc, QrError, QrMatrix, fmt_num};
 
 /// Labels on one sheet.
 pub const LABELS_PER_SHEET: usize = COLUMNS * ROWS;

@@ -29,8 +29,10 @@
 //! [`routes`] (one file per resource), [`domain`] (requests → commands →
 //! events), [`projection`] (events → store), [`state`] (shared handler
 //! state), [`idempotency`] (`Idempotency-Key`), [`error`] (errors → HTTP),
-//! [`openapi`] (the generated document), [`metrics`] (counters), [`qr`] (QR images), [`labels`]
-//! (label sheets), [`html`] (the resolver's page), [`cache`] (the resolver's cache).
+//! [`openapi`] (the generated document), [`metrics`] (counters), [`labels`]
+//! (label sheets), [`html`] (the resolver's page), [`cache`] (the resolver's
+//! cache). QR codes come from `tracechain-qr`, the product lock from
+//! `tracechain_store::LeaseLock`.
 
 pub mod cache;
 pub mod domain;
@@ -41,7 +43,6 @@ pub mod labels;
 pub mod metrics;
 pub mod openapi;
 pub mod projection;
-pub mod qr;
 pub mod routes;
 pub mod settings;
 pub mod startup;

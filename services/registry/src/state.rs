@@ -13,13 +13,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use tracechain_bus::EventBus;
 use tracechain_domain::{Envelope, Gtin, Lot, Role, Serial, TenantId};
 use tracechain_http::{AuthError, Principal};
 use tracechain_projection::Projector;
-use tracechain_store::{IdempotencyState, StateStore};
+use tracechain_store::{LeaseError, LeaseLock, StateStore};
 use uuid::Uuid;
 
 use crate::cache::ResolverCache;
@@ -320,84 +319,28 @@ impl AppState {
     }
 
     /// Takes the lock that serialises writes to product `id`, waiting up to
-    /// the configured time (409 `product-busy` after that).
+    /// the configured time (409 `product-busy` after that). Release it with
+    /// [`LeaseLock::release`]; dropped while held, it is released in the
+    /// background, and if the process dies its lease expires.
     pub async fn lock_product(&self, id: Uuid) -> Result<ProductLock, RegistryError> {
-        let key = keys::product_lock(&id);
-        let deadline = tokio::time::Instant::now() + self.limits.product_lock_wait();
-        let mut pause = Duration::from_millis(5);
-        loop {
-            match self
-                .store
-                .idempotency_begin(&key, self.limits.product_lock_lease())
-                .await?
-            {
-                IdempotencyState::New => {
-                    return Ok(ProductLock {
-                        store: Arc::clone(&self.store),
-                        key,
-                        held: true,
-                    });
-                }
-                IdempotencyState::InFlight => {}
-                IdempotencyState::Completed(_) => {
-                    // Lock keys are never completed; a completed one is
-                    // corrupt state. Abandon cannot clear it, so say so.
-                    return Err(RegistryError::Internal(anyhow::anyhow!(
-                        "lock key {key} is in the completed state"
-                    )));
-                }
-            }
-            if tokio::time::Instant::now() + pause > deadline {
-                return Err(RegistryError::ProductBusy(id.to_string()));
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(100));
-        }
+        LeaseLock::acquire(
+            Arc::clone(&self.store),
+            keys::product_lock(&id),
+            self.limits.product_lock_lease(),
+            self.limits.product_lock_wait(),
+        )
+        .await
+        .map_err(|error| match error {
+            LeaseError::Busy { .. } => RegistryError::ProductBusy(id.to_string()),
+            LeaseError::Store(error) => RegistryError::Store(error),
+            // Lock keys are never completed; a completed one is corrupt state.
+            corrupt @ LeaseError::Corrupt { .. } => RegistryError::Internal(corrupt.into()),
+        })
     }
 }
 
-/// A held product lock; release it with [`ProductLock::release`]. Dropped
-/// while held (a cancelled request), it is released in the background; if
-/// the process dies, its lease expires.
-pub struct ProductLock {
-    store: Arc<dyn StateStore>,
-    key: String,
-    held: bool,
-}
-
-impl std::fmt::Debug for ProductLock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProductLock")
-            .field("key", &self.key)
-            .field("held", &self.held)
-            .finish()
-    }
-}
-
-impl ProductLock {
-    /// Releases the lock.
-    pub async fn release(mut self) {
-        self.held = false;
-        if let Err(error) = self.store.idempotency_abandon(&self.key).await {
-            tracing::warn!(%error, key = %self.key, "Releasing a product lock failed; its lease will expire");
-        }
-    }
-}
-
-impl Drop for ProductLock {
-    fn drop(&mut self) {
-        if !self.held {
-            return;
-        }
-        let store = Arc::clone(&self.store);
-        let key = std::mem::take(&mut self.key);
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                let _ = store.idempotency_abandon(&key).await;
-            });
-        }
-    }
-}
+/// A held product lock (see [`AppState::lock_product`]).
+pub type ProductLock = LeaseLock;
 
 /// Whether `principal` may see products of `owner`.
 pub fn may_see(principal: &Principal, owner: &TenantId) -> bool {

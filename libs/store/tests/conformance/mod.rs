@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tracechain_store::{
-    CasOutcome, IdempotencyState, IndexCursor, IndexEntry, MAX_KEY_LEN, MAX_PAGE_LIMIT, Namespace,
-    Projection, StateStore, StoreError, Versioned,
+    CasOutcome, IdempotencyState, IndexCursor, IndexEntry, LeaseError, LeaseLock, MAX_KEY_LEN,
+    MAX_PAGE_LIMIT, Namespace, Projection, StateStore, StoreError, Versioned,
 };
 
 /// The TTL used by expiry scenarios.
@@ -107,6 +107,12 @@ macro_rules! conformance_tests {
             idempotency_first_result_wins,
             idempotency_abandon_allows_a_retry,
             idempotency_lease_and_retention_expire,
+            lease_lock_excludes_until_released,
+            lease_lock_waiter_gets_it_on_release,
+            lease_lock_expired_lease_is_taken_over,
+            lease_lock_dropped_is_released,
+            lease_lock_serialises_concurrent_holders,
+            lease_lock_refuses_completed_and_invalid_keys,
             nonce_replay_refused_within_window_then_accepted,
             rate_limit_allows_exactly_limit_per_window,
             rate_limit_is_atomic_under_concurrency,
@@ -810,6 +816,173 @@ pub async fn rate_limit_is_atomic_under_concurrency<H: Harness>(ctx: &Ctx<H>) {
     }
     assert_eq!(allowed, 7);
     assert_eq!(remaining, (0..7).collect());
+}
+
+// --- lease locks ---------------------------------------------------------------
+
+/// A lease far longer than any scenario, so only a release frees the lock.
+const LONG_LEASE: Duration = Duration::from_secs(30);
+
+async fn lock(
+    store: &Arc<dyn StateStore>,
+    key: &str,
+    lease: Duration,
+    wait: Duration,
+) -> Result<LeaseLock, LeaseError> {
+    LeaseLock::acquire(Arc::clone(store), key.to_owned(), lease, wait).await
+}
+
+fn assert_busy(result: Result<LeaseLock, LeaseError>, key: &str) {
+    match result {
+        Err(LeaseError::Busy { key: got, .. }) => assert_eq!(got, key),
+        other => panic!("expected Busy({key}), got {other:?}"),
+    }
+}
+
+pub async fn lease_lock_excludes_until_released<H: Harness>(ctx: &Ctx<H>) {
+    let store = ctx.store().await;
+    let first = lock(&store, "lock", LONG_LEASE, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(first.key(), "lock");
+    // A zero wait tries once.
+    assert_busy(
+        lock(&store, "lock", LONG_LEASE, Duration::ZERO).await,
+        "lock",
+    );
+    // A second taker waits (backing off), then gives up well before the lease.
+    let wait = Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let busy = lock(&store, "lock", LONG_LEASE, wait).await;
+    let elapsed = started.elapsed();
+    assert_busy(busy, "lock");
+    assert!(
+        elapsed >= Duration::from_millis(150) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    // Another key is another lock.
+    let other = lock(&store, "other", LONG_LEASE, Duration::ZERO)
+        .await
+        .unwrap();
+    // Released: the next taker gets it at once.
+    first.release().await;
+    let second = lock(&store, "lock", LONG_LEASE, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_busy(
+        lock(&store, "lock", LONG_LEASE, Duration::ZERO).await,
+        "lock",
+    );
+    second.release().await;
+    other.release().await;
+}
+
+pub async fn lease_lock_waiter_gets_it_on_release<H: Harness>(ctx: &Ctx<H>) {
+    let store = ctx.store().await;
+    let first = lock(&store, "lock", LONG_LEASE, Duration::ZERO)
+        .await
+        .unwrap();
+    let waiter = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let lock = lock(&store, "lock", LONG_LEASE, Duration::from_secs(10)).await;
+            (lock, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    first.release().await;
+    let (second, elapsed) = waiter.await.unwrap();
+    let second = second.unwrap();
+    assert!(
+        elapsed >= Duration::from_millis(100) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    second.release().await;
+}
+
+pub async fn lease_lock_expired_lease_is_taken_over<H: Harness>(ctx: &Ctx<H>) {
+    let store = ctx.store().await;
+    let dead = lock(&store, "lock", TTL, Duration::ZERO).await.unwrap();
+    // The holder's process dies: nothing releases the lock.
+    std::mem::forget(dead);
+    assert_busy(lock(&store, "lock", TTL, Duration::ZERO).await, "lock");
+    let started = std::time::Instant::now();
+    let next = lock(&store, "lock", LONG_LEASE, 3 * TTL).await.unwrap();
+    let elapsed = started.elapsed();
+    assert!(elapsed < 3 * TTL, "{elapsed:?}");
+    next.release().await;
+}
+
+pub async fn lease_lock_dropped_is_released<H: Harness>(ctx: &Ctx<H>) {
+    let store = ctx.store().await;
+    let cancelled = lock(&store, "lock", LONG_LEASE, Duration::ZERO)
+        .await
+        .unwrap();
+    // A cancelled request drops its lock: it is released in the background,
+    // long before the lease would expire.
+    drop(cancelled);
+    let next = lock(&store, "lock", LONG_LEASE, Duration::from_secs(5))
+        .await
+        .unwrap();
+    // Released explicitly, dropping does nothing more.
+    next.release().await;
+    let last = lock(&store, "lock", LONG_LEASE, Duration::ZERO)
+        .await
+        .unwrap();
+    last.release().await;
+}
+
+pub async fn lease_lock_serialises_concurrent_holders<H: Harness>(ctx: &Ctx<H>) {
+    let store = ctx.store().await;
+    let inside = Arc::new(AtomicUsize::new(0));
+    let mut tasks = JoinSet::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&store);
+        let inside = Arc::clone(&inside);
+        tasks.spawn(async move {
+            let held = lock(&store, "lock", LONG_LEASE, Duration::from_secs(20))
+                .await
+                .unwrap();
+            assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two holders");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            inside.fetch_sub(1, Ordering::SeqCst);
+            held.release().await;
+        });
+    }
+    let mut done = 0;
+    while let Some(joined) = tasks.join_next().await {
+        joined.unwrap();
+        done += 1;
+    }
+    assert_eq!(done, 8);
+}
+
+pub async fn lease_lock_refuses_completed_and_invalid_keys<H: Harness>(ctx: &Ctx<H>) {
+    let store = ctx.store().await;
+    assert_eq!(
+        store.idempotency_begin("done", LONG_LEASE).await.unwrap(),
+        IdempotencyState::New
+    );
+    store
+        .idempotency_complete("done", b"r", LONG_LEASE)
+        .await
+        .unwrap();
+    match lock(&store, "done", LONG_LEASE, Duration::from_secs(1)).await {
+        Err(LeaseError::Corrupt { key }) => assert_eq!(key, "done"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    for (key, lease, what) in [
+        ("", LONG_LEASE, "idempotency key"),
+        ("k", Duration::ZERO, "lease"),
+    ] {
+        match lock(&store, key, lease, Duration::ZERO).await {
+            Err(LeaseError::Store(StoreError::InvalidInput { what: got, .. })) => {
+                assert_eq!(got, what)
+            }
+            other => panic!("expected InvalidInput({what}), got {other:?}"),
+        }
+    }
 }
 
 // --- namespaces ----------------------------------------------------------------

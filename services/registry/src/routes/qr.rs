@@ -12,12 +12,12 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Serialize;
 use tracechain_http::Principal;
+use tracechain_qr::{QrError, QrMatrix, QrOptions, QrQuery};
 use utoipa::ToSchema;
 
 use super::items::{item_link, visible_item};
 use super::{BadRequest, Forbidden, NotFound, Unauthorized, Unavailable};
 use crate::error::RegistryError;
-use crate::qr::{QrMatrix, QrOptions, QrQuery};
 use crate::state::{AppState, READ_ROLES};
 
 /// Binary image bytes (documentation only).
@@ -35,8 +35,8 @@ enum Format {
 fn render(uri: &str, options: &QrOptions, format: Format) -> Result<HttpResponse, RegistryError> {
     let matrix =
         QrMatrix::encode(uri, options.ecc).map_err(|e| RegistryError::Internal(e.into()))?;
-    let too_small = |e: crate::qr::QrError| match e {
-        crate::qr::QrError::TooSmall { .. } => RegistryError::parameter("size", e.to_string()),
+    let too_small = |e: QrError| match e {
+        QrError::TooSmall { .. } => RegistryError::parameter("size", e.to_string()),
         other => RegistryError::Internal(other.into()),
     };
     let (body, content_type) = match format {

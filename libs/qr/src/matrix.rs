@@ -1,158 +1,16 @@
-//! QR codes for Digital Link URIs, rendered to PNG (1-bit grayscale) and SVG
-//! (one path of filled runs), plus the module matrix the label sheets draw.
+//! [`QrMatrix`]: the modules of one QR code, and their rendering to PNG
+//! (1-bit grayscale) and SVG (one path of filled runs).
 //!
-//! Invariants: an image is exactly `size` × `size` pixels (SVG: user units),
-//! with at least `margin` light modules of quiet zone on every side (the
-//! pixels left over by integer module scaling are added to the quiet zone,
-//! split evenly); every module is a whole number of pixels, so scanners see
-//! crisp edges. Options are checked by [`QrQuery::validate`] before any
-//! rendering, so rendering never fails on a user's input (only an encoder
-//! failure on data longer than a QR code holds, which a Digital Link of
-//! GS1-bounded fields never is).
+//! Invariants: the matrix is square, `width` × `width` modules, without quiet
+//! zone; a rendered image is exactly the size asked, every module a whole
+//! number of pixels, and the pixels left over by that integer scaling go to
+//! the quiet zone, split evenly ([`QrMatrix::to_png`], [`QrMatrix::to_svg`]).
 
 use std::fmt::Write as _;
 
-use qrcode::{Color, EcLevel, QrCode};
-use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use qrcode::{Color, QrCode};
 
-use crate::error::RegistryError;
-
-/// Smallest accepted image size, in pixels.
-pub const MIN_SIZE: u32 = 64;
-/// Largest accepted image size, in pixels.
-pub const MAX_SIZE: u32 = 2048;
-/// Default image size, in pixels.
-pub const DEFAULT_SIZE: u32 = 512;
-/// Largest accepted quiet zone, in modules.
-pub const MAX_MARGIN: u32 = 16;
-/// Default quiet zone, in modules (what ISO/IEC 18004 asks for).
-pub const DEFAULT_MARGIN: u32 = 4;
-
-/// Error-correction level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
-pub enum Ecc {
-    /// About 7% of the code can be damaged.
-    L,
-    /// About 15% (the default).
-    M,
-    /// About 25%.
-    Q,
-    /// About 30%.
-    H,
-}
-
-impl Ecc {
-    fn level(self) -> EcLevel {
-        match self {
-            Ecc::L => EcLevel::L,
-            Ecc::M => EcLevel::M,
-            Ecc::Q => EcLevel::Q,
-            Ecc::H => EcLevel::H,
-        }
-    }
-
-    /// Parses `L`, `M`, `Q` or `H` (either case).
-    pub fn parse(text: &str) -> Option<Ecc> {
-        match text {
-            "L" | "l" => Some(Ecc::L),
-            "M" | "m" => Some(Ecc::M),
-            "Q" | "q" => Some(Ecc::Q),
-            "H" | "h" => Some(Ecc::H),
-            _ => None,
-        }
-    }
-}
-
-/// The query parameters of a QR image, as given (checked by [`QrQuery::validate`]).
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct QrQuery {
-    /// Image width and height in pixels, 64 to 2048 (default 512).
-    #[param(value_type = Option<u32>, minimum = 64, maximum = 2048)]
-    pub size: Option<String>,
-    /// Quiet zone around the code, in modules, 0 to 16 (default 4).
-    #[param(value_type = Option<u32>, minimum = 0, maximum = 16)]
-    pub margin: Option<String>,
-    /// Error-correction level: L, M (default), Q or H.
-    #[param(value_type = Option<Ecc>)]
-    pub ecc: Option<String>,
-}
-
-/// Checked QR options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QrOptions {
-    /// Image size in pixels.
-    pub size: u32,
-    /// Quiet zone in modules.
-    pub margin: u32,
-    /// Error-correction level.
-    pub ecc: Ecc,
-}
-
-impl Default for QrOptions {
-    fn default() -> Self {
-        QrOptions {
-            size: DEFAULT_SIZE,
-            margin: DEFAULT_MARGIN,
-            ecc: Ecc::M,
-        }
-    }
-}
-
-fn bounded(
-    name: &str,
-    text: Option<&str>,
-    min: u32,
-    max: u32,
-    default: u32,
-) -> Result<u32, RegistryError> {
-    let Some(text) = text else {
-        return Ok(default);
-    };
-    let shown: String = text.chars().take(20).collect();
-    let value: u32 = text.parse().map_err(|_| {
-        RegistryError::parameter(
-            name,
-            format!("must be a whole number from {min} to {max}, got {shown:?}"),
-        )
-    })?;
-    if !(min..=max).contains(&value) {
-        return Err(RegistryError::parameter(
-            name,
-            format!("must be from {min} to {max}, got {value}"),
-        ));
-    }
-    Ok(value)
-}
-
-impl QrQuery {
-    /// Checks bounds; the error names the parameter.
-    pub fn validate(&self) -> Result<QrOptions, RegistryError> {
-        let size = bounded(
-            "size",
-            self.size.as_deref(),
-            MIN_SIZE,
-            MAX_SIZE,
-            DEFAULT_SIZE,
-        )?;
-        let margin = bounded(
-            "margin",
-            self.margin.as_deref(),
-            0,
-            MAX_MARGIN,
-            DEFAULT_MARGIN,
-        )?;
-        let ecc = match self.ecc.as_deref() {
-            None => Ecc::M,
-            Some(text) => Ecc::parse(text).ok_or_else(|| {
-                let shown: String = text.chars().take(20).collect();
-                RegistryError::parameter("ecc", format!("must be L, M, Q or H, got {shown:?}"))
-            })?,
-        };
-        Ok(QrOptions { size, margin, ecc })
-    }
-}
+use crate::options::{Ecc, QrOptions};
 
 /// The modules of one QR code, without quiet zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,7 +180,7 @@ impl QrMatrix {
                 "</svg>\n"
             ),
             size = size,
-            title = crate::html::escape(title),
+            title = escape_xml(title),
             path = path,
         ))
     }
@@ -339,47 +197,27 @@ pub fn fmt_num(value: f64) -> String {
     }
 }
 
+/// Escapes `& < > " '` for XML (SVG) and HTML text and attribute values.
+pub fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const URI: &str = "https://id.example.com/01/09506000134352/10/L1/21/S1";
-
-    #[test]
-    fn query_bounds_name_the_parameter() {
-        let q = |size: Option<&str>, margin: Option<&str>, ecc: Option<&str>| QrQuery {
-            size: size.map(str::to_owned),
-            margin: margin.map(str::to_owned),
-            ecc: ecc.map(str::to_owned),
-        };
-        assert_eq!(
-            q(None, None, None).validate().unwrap(),
-            QrOptions::default()
-        );
-        assert_eq!(
-            q(Some("64"), Some("0"), Some("h")).validate().unwrap(),
-            QrOptions {
-                size: 64,
-                margin: 0,
-                ecc: Ecc::H
-            }
-        );
-        for (query, name) in [
-            (q(Some("63"), None, None), "size"),
-            (q(Some("2049"), None, None), "size"),
-            (q(Some("big"), None, None), "size"),
-            (q(None, Some("17"), None), "margin"),
-            (q(None, Some("-1"), None), "margin"),
-            (q(None, None, Some("X")), "ecc"),
-        ] {
-            match query.validate() {
-                Err(RegistryError::InvalidParameter { parameter, .. }) => {
-                    assert_eq!(parameter, name)
-                }
-                other => panic!("{other:?}"),
-            }
-        }
-    }
 
     #[test]
     fn png_is_exactly_the_size_asked() {
@@ -427,5 +265,14 @@ mod tests {
         assert_eq!(fmt_num(3.0), "3");
         assert_eq!(fmt_num(2.5), "2.5");
         assert_eq!(fmt_num(1.0 / 3.0), "0.333");
+    }
+
+    #[test]
+    fn escape_xml_escapes_the_five_characters() {
+        assert_eq!(
+            escape_xml(r#"<a href="x">Tom & 'Jerry'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
+        );
+        assert_eq!(escape_xml("plain"), "plain");
     }
 }
