@@ -467,7 +467,12 @@ impl FromRequest for Principal {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Principal, AuthError> {
+/// The caller of `req`, from its `Authorization: Bearer` key and the
+/// [`ApiKeyTable`] registered as app data — what the [`Principal`]
+/// extractor does, for handlers where the key is optional (a public page
+/// that shows more to a caller who brings one) but a wrong key is still
+/// refused.
+pub fn authenticate(req: &HttpRequest) -> Result<Principal, AuthError> {
     let Some(table) = req.app_data::<web::Data<ApiKeyTable>>() else {
         tracing::error!(
             error = %AuthError::NotConfigured,

@@ -13,15 +13,19 @@
 //! - [`server`]: bind (port 0 allowed), run, stop gracefully on a future;
 //! - [`openapi`]: the `bearer` scheme, the document built from the routes,
 //!   served at `/openapi.json` and rendered at `/docs`;
-//! - [`service`]: all of the above started for a service in one call.
+//! - [`service`]: all of the above started for a service in one call;
+//! - [`assets`]: static pages compiled into a binary, served with their CSP;
+//! - [`negotiate`]: JSON or HTML for the same URL.
 //!
 //! [`app()`] builds an `App` with all of it in one call.
 
 pub mod app;
+pub mod assets;
 pub mod auth;
 pub mod defaults;
 pub mod health;
 pub mod metrics;
+pub mod negotiate;
 pub mod openapi;
 pub mod problem;
 pub mod problem_responses;

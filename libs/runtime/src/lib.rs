@@ -12,12 +12,18 @@
 //!   service starts while its broker or Redis is down, reports not-ready and
 //!   recovers by itself;
 //! - [`topics`]: topic set-up retried with backoff in the background;
+//! - [`paging`]: `?cursor=&limit=` listings over a store index, the same
+//!   in every service;
+//! - [`projection`]: a service's projection kept current, rebuilt when
+//!   lost, with its readiness flag;
 //! - [`problems`]: infrastructure failures as 503 problem+json with
 //!   `Retry-After`, never a 500 and never a half-done write reported as done.
 
 pub mod infra;
+pub mod paging;
 pub mod problems;
 pub mod process;
+pub mod projection;
 pub mod secrets;
 pub mod settings;
 pub mod topics;
@@ -27,8 +33,9 @@ pub use problems::{bus_problem, store_problem};
 pub use process::{
     UsageError, cancel_on_shutdown_signal, config_file_argument, join_background_tasks,
 };
+pub use projection::keep_projection_current;
 pub use settings::{
     BusKind, BusSettings, SettingError, SettingsError, StoreKind, StoreSettings, invalid,
-    load_settings,
+    load_settings, validate_base_url,
 };
 pub use topics::{TopicsReady, ensure_topics_in_background};

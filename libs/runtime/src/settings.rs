@@ -120,6 +120,31 @@ pub fn invalid(key: &'static str, reason: impl Into<String>) -> SettingError {
     }
 }
 
+/// Checks a public base URL (a Digital Link base, a service's own address):
+/// `http(s)://host[:port][/prefix]` with no query, fragment, whitespace or
+/// user information; a trailing `/` is tolerated (callers trim it).
+pub fn validate_base_url(url: &str) -> Result<(), String> {
+    let url = url.trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("{url:?} must start with https:// or http://"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() {
+        return Err(format!("{url:?} has no host"));
+    }
+    if host.contains('@') {
+        return Err(format!("{url:?} must not carry user information"));
+    }
+    if let Some(bad) = url
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '"' | '<' | '>'))
+    {
+        return Err(format!("{url:?} contains {bad:?}"));
+    }
+    Ok(())
+}
+
 /// Why settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -207,6 +232,27 @@ mod tests {
             error.to_string(),
             "setting topic.name is invalid: must not be empty"
         );
+    }
+
+    #[test]
+    fn base_url_rules() {
+        for ok in [
+            "https://id.example.com",
+            "https://id.example.com/",
+            "http://127.0.0.1:8080/resolver",
+        ] {
+            validate_base_url(ok).unwrap();
+        }
+        for bad in [
+            "id.example.com",
+            "ftp://x",
+            "https://",
+            "https://a b",
+            "https://x?y",
+            "https://u:p@x",
+        ] {
+            assert!(validate_base_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

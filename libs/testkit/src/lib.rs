@@ -11,9 +11,12 @@
 //! the infrastructure is down), [`init_telemetry`] (logs the harness
 //! captures), [`ApiKeyFile`] (a key table with fresh keys),
 //! [`ChildProcess`] / [`CommandOutput`] (processes a test starts or runs),
-//! and [`assert_checked_in`] (generated files kept in the repository).
+//! [`assert_checked_in`] (generated files kept in the repository),
+//! [`assert_problem`] (RFC 9457 answers) and [`flush_namespace`] (a test's
+//! Redis keys, gone).
 
 pub mod api_keys;
+pub mod assertions;
 pub mod checked_in;
 pub mod process;
 pub mod telemetry;
@@ -24,6 +27,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use api_keys::ApiKeyFile;
+pub use assertions::{assert_problem, flush_namespace};
 pub use checked_in::assert_checked_in;
 pub use process::{ChildProcess, CommandOutput, field};
 pub use telemetry::init_telemetry;

@@ -14,8 +14,9 @@
 //! origin, and Trusted Types enforced, so a string can never reach an HTML
 //! sink (`innerHTML`) even by mistake.
 
-use actix_web::http::header::{CacheControl, CacheDirective, ContentType};
+use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, web};
+use tracechain_http::assets::{asset, text_type};
 
 const INDEX_HTML: &str = include_str!("explorer/index.html");
 const EXPLORER_JS: &str = include_str!("explorer/explorer.js");
@@ -32,40 +33,18 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
         "/explorer",
-        web::get().to(|| async { asset(ContentType::html(), INDEX_HTML) }),
+        web::get().to(|| async { page(ContentType::html(), INDEX_HTML) }),
     )
     .route(
         "/explorer/explorer.js",
-        web::get().to(|| async {
-            asset(
-                ContentType(mime_with_charset("text/javascript")),
-                EXPLORER_JS,
-            )
-        }),
+        web::get().to(|| async { page(text_type("text/javascript"), EXPLORER_JS) }),
     )
     .route(
         "/explorer/explorer.css",
-        web::get().to(|| async { asset(ContentType(mime_with_charset("text/css")), EXPLORER_CSS) }),
+        web::get().to(|| async { page(text_type("text/css"), EXPLORER_CSS) }),
     );
 }
 
-/// `essence; charset=utf-8`.
-fn mime_with_charset(essence: &str) -> actix_web::mime::Mime {
-    // The argument is one of the constant essences above, each a valid media
-    // type, so parsing cannot fail.
-    format!("{essence}; charset=utf-8")
-        .parse()
-        .expect("a constant media type parses")
-}
-
-/// A static asset with the page's security headers. `no-cache`: browsers
-/// revalidate, so a new binary's page is never mixed with an old script.
-fn asset(content_type: ContentType, body: &'static str) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(content_type)
-        .insert_header(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header(CacheControl(vec![CacheDirective::NoCache]))
-        .body(body)
+fn page(content_type: ContentType, body: &'static str) -> HttpResponse {
+    asset(content_type, CONTENT_SECURITY_POLICY, body.as_bytes())
 }

@@ -32,7 +32,7 @@ use tracechain_http::{
 };
 use tracechain_projection::{ProjectionRunner, Projector, RunnerOptions};
 use tracechain_runtime::{
-    Infrastructure, TopicsReady, ensure_topics_in_background, join_background_tasks,
+    Infrastructure, ensure_topics_in_background, join_background_tasks, keep_projection_current,
 };
 
 use crate::cache::ResolverCache;
@@ -135,7 +135,7 @@ impl Application {
                 ..RunnerOptions::default()
             },
         );
-        let projection_task = tokio::spawn(run_projection(
+        let projection_task = tokio::spawn(keep_projection_current(
             runner,
             Arc::clone(&projection_ready),
             infra.topics.clone(),
@@ -205,58 +205,5 @@ impl Application {
         }
         tracing::info!("Registry stopped");
         Ok(result?)
-    }
-}
-
-/// Keeps the projection current until `stop`: waits for the topics, makes
-/// the projection complete (then marks it ready), consumes; starts over
-/// with backoff after a failure.
-async fn run_projection(
-    runner: ProjectionRunner,
-    ready: Arc<AtomicBool>,
-    topics: TopicsReady,
-    stop: CancellationToken,
-) {
-    let mut pause = Duration::from_millis(200);
-    loop {
-        if stop.is_cancelled() {
-            return;
-        }
-        if !topics.is_ready() {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(Duration::from_millis(50)) => continue,
-            }
-        }
-        match runner.ensure_complete().await {
-            Ok(report) => {
-                if let Some(report) = report {
-                    tracing::info!(
-                        applied = report.applied,
-                        "Projection rebuilt from the topic"
-                    );
-                }
-                ready.store(true, Ordering::Release);
-                match runner.clone().run(stop.clone()).await {
-                    Ok(stats) => {
-                        tracing::info!(?stats, "Projection consumer stopped");
-                        if stop.is_cancelled() {
-                            return;
-                        }
-                    }
-                    Err(error) => {
-                        tracing::warn!(error = %tracechain_http::problem::ErrorChain(&error), "Projection consumer failed; restarting");
-                    }
-                }
-            }
-            Err(error) => {
-                tracing::warn!(error = %tracechain_http::problem::ErrorChain(&error), "Projection could not be loaded; retrying");
-            }
-        }
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(pause) => {}
-        }
-        pause = (pause * 2).min(Duration::from_secs(10));
     }
 }

@@ -21,12 +21,10 @@ pub mod resolver;
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use serde::{Deserialize, Serialize};
 use tracechain_domain::{Lot, Serial};
 use tracechain_store::{IndexCursor, MAX_PAGE_LIMIT, StateStore};
+use utoipa::IntoResponses;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
-use utoipa::{IntoParams, IntoResponses, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::RegistryError;
@@ -59,79 +57,9 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(labels::labels_pdf);
 }
 
-/// Default page size of listings.
-pub const DEFAULT_LIMIT: usize = 20;
-/// Largest page size of listings.
-pub const MAX_LIMIT: usize = 100;
-
-/// `cursor` and `limit` of a listing, as given.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// The `next_cursor` of the previous page; omit for the first page.
-    pub cursor: Option<String>,
-    /// Entries per page, 1 to 100 (default 20).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
-    pub limit: Option<String>,
-}
-
-/// A checked page request.
-#[derive(Debug, Clone)]
-pub struct PageRequest {
-    /// Where to start.
-    pub after: Option<IndexCursor>,
-    /// How many entries.
-    pub limit: usize,
-}
-
-impl PageQuery {
-    /// Checks `limit` (1..=100) and decodes `cursor`; errors name the parameter.
-    pub fn validate(&self) -> Result<PageRequest, RegistryError> {
-        let limit = match self.limit.as_deref() {
-            None => DEFAULT_LIMIT,
-            Some(text) => match text.parse::<usize>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-                _ => {
-                    let shown: String = text.chars().take(20).collect();
-                    return Err(RegistryError::parameter(
-                        "limit",
-                        format!("must be a whole number from 1 to {MAX_LIMIT}, got {shown:?}"),
-                    ));
-                }
-            },
-        };
-        let after = self.cursor.as_deref().map(decode_cursor).transpose()?;
-        Ok(PageRequest { after, limit })
-    }
-}
-
-/// A cursor as handed to clients: base64url of the store's index cursor.
-pub fn encode_cursor(cursor: &IndexCursor) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(cursor.as_str())
-}
-
-fn decode_cursor(text: &str) -> Result<IndexCursor, RegistryError> {
-    let invalid = || {
-        RegistryError::parameter(
-            "cursor",
-            "is not a cursor this API issued (pass `next_cursor` from the previous page unchanged)",
-        )
-    };
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    IndexCursor::parse(&text).map_err(|_| invalid())
-}
-
-/// A page of a listing.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Page<T> {
-    /// The entries.
-    pub items: Vec<T>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
+pub use tracechain_runtime::paging::{
+    DEFAULT_LIMIT, MAX_LIMIT, Page, PageQuery, PageRequest, encode_cursor,
+};
 
 /// Parses the `lot` path parameter (400 naming it).
 pub fn parse_lot(text: &str) -> Result<Lot, RegistryError> {

@@ -151,51 +151,9 @@ impl Resolution {
     }
 }
 
-/// Whether the client asked for JSON: `?format=json|html` decides, else
-/// `Accept` (JSON only when it ranks `application/json` above `text/html`).
+/// Whether the client asked for JSON ([`tracechain_http::negotiate`]).
 pub fn wants_json(req: &HttpRequest) -> Result<bool, RegistryError> {
-    for pair in req.query_string().split('&') {
-        if let Some(value) = pair.strip_prefix("format=") {
-            return match value {
-                "json" => Ok(true),
-                "html" => Ok(false),
-                other => {
-                    let shown: String = other.chars().take(20).collect();
-                    Err(RegistryError::parameter(
-                        "format",
-                        format!("must be json or html, got {shown:?}"),
-                    ))
-                }
-            };
-        }
-    }
-    let Some(accept) = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return Ok(false);
-    };
-    let (mut json, mut html) = (0.0f32, 0.0f32);
-    for range in accept.split(',') {
-        let mut parts = range.split(';');
-        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        let (j, h) = match media.as_str() {
-            "application/json" => (q, 0.0),
-            "text/html" => (0.0, q),
-            "application/*" => (q * 0.99, 0.0),
-            "text/*" => (0.0, q * 0.99),
-            "*/*" => (q * 0.98, q * 0.98),
-            _ => (0.0, 0.0),
-        };
-        json = json.max(j);
-        html = html.max(h);
-    }
-    Ok(json > html)
+    Ok(tracechain_http::negotiate::wants_json(req)?)
 }
 
 /// Reads the records an item resolution needs — item and lot from the

@@ -89,33 +89,7 @@ impl Drop for TestApp {
     }
 }
 
-/// Deletes every Redis key of namespace `prefix` in ONE `DEL` (atomic, as
-/// a `FLUSHALL` is for the namespace), with a connection of its own.
-/// Returns how many keys were deleted.
-pub(crate) fn flush_namespace(prefix: &str) -> redis::RedisResult<usize> {
-    let client = redis::Client::open(tracechain_testkit::redis_url())?;
-    let mut con = client.get_connection()?;
-    let mut keys: Vec<Vec<u8>> = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}*"))
-            .arg("COUNT")
-            .arg(1000)
-            .query(&mut con)?;
-        keys.extend(batch);
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
-    if keys.is_empty() {
-        return Ok(0);
-    }
-    redis::cmd("DEL").arg(&keys).query::<usize>(&mut con)
-}
+pub(crate) use tracechain_testkit::{assert_problem, flush_namespace};
 
 /// The real registry on the real broker and Redis, ready.
 pub(crate) async fn spawn_app() -> TestApp {
@@ -472,26 +446,6 @@ pub(crate) fn random_gtin() -> String {
 fn rand_u64() -> u64 {
     use rand_core::RngCore;
     rand_core::OsRng.next_u64()
-}
-
-/// Asserts an RFC 9457 problem+json with `status`; returns the body.
-pub(crate) async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
-    let got = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let text = response.text().await.unwrap();
-    assert_eq!(got, status, "status; body: {text}");
-    assert_eq!(content_type, "application/problem+json", "body: {text}");
-    let body: Value = serde_json::from_str(&text).expect("problem body is JSON");
-    assert!(body["type"].is_string(), "{body}");
-    assert!(body["title"].is_string(), "{body}");
-    assert_eq!(body["status"], status, "{body}");
-    assert!(body["request_id"].is_string(), "{body}");
-    body
 }
 
 /// Decodes the QR codes in an image file with `zbarimg`; one URI per symbol.
