@@ -9,6 +9,12 @@
 //! | `scan.recorded` | [`ScanRecorded`]: every accepted scan, with the exact bytes the phone signed and its signature, so anyone can check it again from the ledger |
 //! | `shipment.delivered` | [`ShipmentDelivered`]: what settlement charges for, once anchored |
 //! | `shipment.exception` | [`ShipmentException`] |
+//! | `device.registered` | [`DeviceRegistered`]: a carrier's phone key (keyed by the device id) |
+//! | `device.revoked` | [`DeviceRevoked`] (keyed by the device id) |
+//!
+//! Device events are on the same topic so that the ledger anchors every
+//! key a scan was ever verified with, and a device's registration is
+//! always before its revocation (one key, one partition).
 
 use serde::{Deserialize, Serialize};
 use tracechain_domain::{DomainEvent, Sscc, TenantId};
@@ -28,6 +34,10 @@ pub const SCAN_RECORDED: &str = "scan.recorded";
 pub const SHIPMENT_DELIVERED: &str = "shipment.delivered";
 /// `shipment.exception`.
 pub const SHIPMENT_EXCEPTION: &str = "shipment.exception";
+/// `device.registered`.
+pub const DEVICE_REGISTERED: &str = "device.registered";
+/// `device.revoked`.
+pub const DEVICE_REVOKED: &str = "device.revoked";
 
 /// A place: a GLN, or an address with coordinates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +146,28 @@ pub struct ShipmentException {
     pub scan_event_id: Uuid,
 }
 
+/// A carrier registered a phone's ed25519 public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRegistered {
+    /// The device id (UUIDv7), the aggregate id.
+    pub device_id: Uuid,
+    /// The carrier the device scans for.
+    pub carrier: TenantId,
+    /// The raw 32-byte public key, standard base64.
+    pub public_key: String,
+    /// What the carrier calls the phone.
+    pub label: String,
+}
+
+/// A carrier revoked a device: its later scans are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRevoked {
+    /// The device id.
+    pub device_id: Uuid,
+    /// Its carrier.
+    pub carrier: TenantId,
+}
+
 /// Every shipments event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ShipmentEvent {
@@ -147,16 +179,22 @@ pub enum ShipmentEvent {
     Delivered(ShipmentDelivered),
     /// `shipment.exception`.
     Exception(ShipmentException),
+    /// `device.registered`.
+    DeviceRegistered(DeviceRegistered),
+    /// `device.revoked`.
+    DeviceRevoked(DeviceRevoked),
 }
 
 impl ShipmentEvent {
-    /// The shipment it is about.
-    pub fn shipment_id(&self) -> Uuid {
+    /// The aggregate it is about: the shipment, or the device.
+    pub fn aggregate(&self) -> Uuid {
         match self {
             ShipmentEvent::Created(e) => e.shipment_id,
             ShipmentEvent::ScanRecorded(e) => e.shipment_id,
             ShipmentEvent::Delivered(e) => e.shipment_id,
             ShipmentEvent::Exception(e) => e.shipment_id,
+            ShipmentEvent::DeviceRegistered(e) => e.device_id,
+            ShipmentEvent::DeviceRevoked(e) => e.device_id,
         }
     }
 }
@@ -169,6 +207,8 @@ impl DomainEvent for ShipmentEvent {
         SCAN_RECORDED,
         SHIPMENT_DELIVERED,
         SHIPMENT_EXCEPTION,
+        DEVICE_REGISTERED,
+        DEVICE_REVOKED,
     ];
 
     fn event_type(&self) -> &'static str {
@@ -177,11 +217,13 @@ impl DomainEvent for ShipmentEvent {
             ShipmentEvent::ScanRecorded(_) => SCAN_RECORDED,
             ShipmentEvent::Delivered(_) => SHIPMENT_DELIVERED,
             ShipmentEvent::Exception(_) => SHIPMENT_EXCEPTION,
+            ShipmentEvent::DeviceRegistered(_) => DEVICE_REGISTERED,
+            ShipmentEvent::DeviceRevoked(_) => DEVICE_REVOKED,
         }
     }
 
     fn aggregate_id(&self) -> String {
-        self.shipment_id().to_string()
+        self.aggregate().to_string()
     }
 
     fn to_payload(&self) -> Result<serde_json::Value, serde_json::Error> {
@@ -190,6 +232,8 @@ impl DomainEvent for ShipmentEvent {
             ShipmentEvent::ScanRecorded(e) => serde_json::to_value(e),
             ShipmentEvent::Delivered(e) => serde_json::to_value(e),
             ShipmentEvent::Exception(e) => serde_json::to_value(e),
+            ShipmentEvent::DeviceRegistered(e) => serde_json::to_value(e),
+            ShipmentEvent::DeviceRevoked(e) => serde_json::to_value(e),
         }
     }
 
@@ -203,6 +247,8 @@ impl DomainEvent for ShipmentEvent {
                 ShipmentEvent::ScanRecorded(Box::new(serde_json::from_value(payload)?))
             }
             SHIPMENT_DELIVERED => ShipmentEvent::Delivered(serde_json::from_value(payload)?),
+            DEVICE_REGISTERED => ShipmentEvent::DeviceRegistered(serde_json::from_value(payload)?),
+            DEVICE_REVOKED => ShipmentEvent::DeviceRevoked(serde_json::from_value(payload)?),
             _ => ShipmentEvent::Exception(serde_json::from_value(payload)?),
         })
     }
@@ -262,11 +308,17 @@ mod tests {
             agreement_ref: None,
             scan_event_id: Uuid::now_v7(),
         });
-        for event in [created, delivered] {
+        let device = ShipmentEvent::DeviceRegistered(DeviceRegistered {
+            device_id: Uuid::now_v7(),
+            carrier: t("fastfreight"),
+            public_key: "A".repeat(43) + "=",
+            label: "phone 1".to_owned(),
+        });
+        for event in [created, delivered, device] {
             let envelope = event
                 .envelope(BTreeSet::from([t("acme"), t("fastfreight")]))
                 .unwrap();
-            assert_eq!(envelope.aggregate_id(), shipment_id.to_string());
+            assert_eq!(envelope.aggregate_id(), event.aggregate().to_string());
             assert_eq!(envelope.producer(), PRODUCER);
             envelope.canonical_bytes().unwrap();
             let bytes = serde_json::to_vec(&envelope).unwrap();

@@ -116,6 +116,15 @@ impl SignedScan {
             }
             _ => return Err(ScanFormatError::Signature),
         };
+        // Name the field serde's enum error would not.
+        if let Some(kind) = object.get("kind")
+            && serde_json::from_value::<ScanKind>(kind.clone()).is_err()
+        {
+            return Err(field(
+                "kind",
+                "must be one of pickup, handover, checkpoint, delivery, exception",
+            ));
+        }
         let unsigned = serde_json::Value::Object(object);
         let signed_bytes = tracechain_core::to_canonical_vec(&unsigned)
             .map_err(|e| ScanFormatError::Canonical(e.to_string()))?;
@@ -341,7 +350,7 @@ mod tests {
                     b["kind"] = json!("teleport");
                     b
                 }),
-                "unknown variant",
+                "kind: must be one of",
             ),
             (
                 sign(&key, &{

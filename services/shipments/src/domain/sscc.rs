@@ -68,6 +68,25 @@ impl SsccIssuer {
         Sscc::from_body(self.extension_digit, &self.company_prefix, &reference)
             .map_err(|e| SsccIssueError::Settings(e.to_string()))
     }
+
+    /// Names this issuer's sequence: the extension digit and the prefix.
+    pub fn key(&self) -> String {
+        format!("{}{}", self.extension_digit, self.company_prefix)
+    }
+
+    /// The sequence number `sscc` was issued under, if this issuer (same
+    /// extension digit and prefix) issued it; how a rebuilt store learns
+    /// where the sequence stands.
+    pub fn sequence_of(&self, sscc: &Sscc) -> Option<u64> {
+        let digits = sscc.as_str();
+        let prefix_end = 1 + self.company_prefix.len();
+        if digits.as_bytes().first() != Some(&(b'0' + self.extension_digit))
+            || digits.get(1..prefix_end) != Some(self.company_prefix.as_str())
+        {
+            return None;
+        }
+        digits.get(prefix_end..17)?.parse().ok()
+    }
 }
 
 #[cfg(test)]
@@ -87,6 +106,13 @@ mod tests {
         assert_ne!(a, b);
         // What it issues parses back with its check digit.
         assert_eq!(Sscc::parse(a.as_str()).unwrap(), a);
+        assert_eq!(issuer.sequence_of(&a), Some(1));
+        assert_eq!(
+            issuer.sequence_of(&Sscc::parse("106141412345678908").unwrap()),
+            Some(234_567_890)
+        );
+        let other = SsccIssuer::new(0, "0614141").unwrap();
+        assert_eq!(other.sequence_of(&a), None);
     }
 
     #[test]
