@@ -12,6 +12,8 @@
 //!   service starts while its broker or Redis is down, reports not-ready and
 //!   recovers by itself;
 //! - [`topics`]: topic set-up retried with backoff in the background;
+//! - [`idempotency`]: `Idempotency-Key` on every POST, one protocol for
+//!   every service;
 //! - [`paging`]: `?cursor=&limit=` listings over a store index, the same
 //!   in every service;
 //! - [`projection`]: a service's projection kept current, rebuilt when
@@ -19,6 +21,7 @@
 //! - [`problems`]: infrastructure failures as 503 problem+json with
 //!   `Retry-After`, never a 500 and never a half-done write reported as done.
 
+pub mod idempotency;
 pub mod infra;
 pub mod paging;
 pub mod problems;

@@ -11,6 +11,7 @@ use actix_web::http::StatusCode;
 use tracechain_bus::BusError;
 use tracechain_http::{ApiError, AuthError, FieldError, Problem, impl_response_error};
 use tracechain_qr::QrParameterError;
+use tracechain_runtime::idempotency::IdempotencyError;
 use tracechain_store::StoreError;
 
 /// Why a registry request failed.
@@ -142,6 +143,18 @@ pub enum RegistryError {
 impl From<StoreError> for RegistryError {
     fn from(error: StoreError) -> Self {
         RegistryError::Store(error)
+    }
+}
+
+impl From<IdempotencyError> for RegistryError {
+    fn from(error: IdempotencyError) -> Self {
+        match error {
+            IdempotencyError::InvalidKey(reason) => RegistryError::InvalidIdempotencyKey(reason),
+            IdempotencyError::InFlight => RegistryError::IdempotencyInFlight,
+            IdempotencyError::KeyReused => RegistryError::IdempotencyKeyReused,
+            IdempotencyError::Store(error) => RegistryError::Store(error),
+            IdempotencyError::Internal(reason) => RegistryError::Internal(anyhow::anyhow!(reason)),
+        }
     }
 }
 

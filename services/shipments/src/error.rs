@@ -12,6 +12,7 @@
 use actix_web::http::StatusCode;
 use tracechain_bus::BusError;
 use tracechain_http::{ApiError, AuthError, FieldError, Problem, impl_response_error};
+use tracechain_runtime::idempotency::IdempotencyError;
 use tracechain_store::StoreError;
 use uuid::Uuid;
 
@@ -241,6 +242,15 @@ pub enum ShipmentsError {
     /// Every SSCC under the configured prefix is used (503).
     #[error("no SSCC can be issued: {0}")]
     SsccExhausted(String),
+    /// The `Idempotency-Key` header is malformed (400).
+    #[error("idempotency-key header {0}")]
+    InvalidIdempotencyKey(&'static str),
+    /// A request with the same `Idempotency-Key` is still running (409).
+    #[error("a request with this Idempotency-Key is still in progress")]
+    IdempotencyInFlight,
+    /// The `Idempotency-Key` was used with a different body (422).
+    #[error("this Idempotency-Key was already used with a different request body")]
+    IdempotencyKeyReused,
     /// A scan was refused.
     #[error(transparent)]
     Scan(#[from] ScanRefusal),
@@ -258,6 +268,18 @@ pub enum ShipmentsError {
 impl From<StoreError> for ShipmentsError {
     fn from(error: StoreError) -> Self {
         ShipmentsError::Store(error)
+    }
+}
+
+impl From<IdempotencyError> for ShipmentsError {
+    fn from(error: IdempotencyError) -> Self {
+        match error {
+            IdempotencyError::InvalidKey(reason) => ShipmentsError::InvalidIdempotencyKey(reason),
+            IdempotencyError::InFlight => ShipmentsError::IdempotencyInFlight,
+            IdempotencyError::KeyReused => ShipmentsError::IdempotencyKeyReused,
+            IdempotencyError::Store(error) => ShipmentsError::Store(error),
+            IdempotencyError::Internal(reason) => ShipmentsError::Internal(anyhow::anyhow!(reason)),
+        }
     }
 }
 
@@ -364,6 +386,23 @@ impl ApiError for ShipmentsError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "sscc-exhausted",
                 "No SSCC left",
+            ),
+            ShipmentsError::InvalidIdempotencyKey(_) => typed(
+                StatusCode::BAD_REQUEST,
+                "invalid-idempotency-key",
+                "Invalid Idempotency-Key",
+            )
+            .with_errors([FieldError::new("Idempotency-Key", detail.clone())]),
+            ShipmentsError::IdempotencyInFlight => typed(
+                StatusCode::CONFLICT,
+                "idempotency-key-in-flight",
+                "Request in progress",
+            )
+            .with_header("retry-after", "1"),
+            ShipmentsError::IdempotencyKeyReused => typed(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
             ),
             ShipmentsError::Scan(refusal) => refusal.problem(),
             ShipmentsError::Bus(error) => tracechain_runtime::bus_problem(error),

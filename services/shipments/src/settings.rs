@@ -207,6 +207,8 @@ pub struct ShipmentLimits {
     /// take it (a crashed request's lock expires); above the bus's
     /// delivery timeout.
     pub shipment_lock_lease_ms: u64,
+    /// How long the first response to an `Idempotency-Key` is kept, in seconds.
+    pub idempotency_retention_secs: u64,
 }
 
 impl Default for ShipmentLimits {
@@ -215,6 +217,7 @@ impl Default for ShipmentLimits {
             max_items_per_shipment: 1000,
             shipment_lock_wait_ms: 5_000,
             shipment_lock_lease_ms: 60_000,
+            idempotency_retention_secs: 24 * 60 * 60,
         }
     }
 }
@@ -278,6 +281,12 @@ impl ShipmentsSettings {
             return Err(invalid(
                 "limits.max_items_per_shipment",
                 "must be 1 to 10000",
+            ));
+        }
+        if limits.idempotency_retention_secs == 0 {
+            return Err(invalid(
+                "limits.idempotency_retention_secs",
+                "must be at least 1",
             ));
         }
         if limits.shipment_lock_lease_ms < 1000 {

@@ -16,6 +16,7 @@ use tracechain_bus::EventBus;
 use tracechain_domain::{DomainEvent, Envelope, Role, TenantId};
 use tracechain_http::Principal;
 use tracechain_projection::Projector;
+use tracechain_runtime::idempotency::Reply;
 use tracechain_store::{LeaseError, LeaseLock};
 use uuid::Uuid;
 
@@ -60,6 +61,8 @@ pub struct AppState {
     pub lock_wait: Duration,
     /// How long a lock may be held.
     pub lock_lease: Duration,
+    /// How long first responses to an `Idempotency-Key` are kept.
+    pub idempotency_retention: Duration,
     /// Counters.
     pub metrics: ShipmentsMetrics,
 }
@@ -94,6 +97,7 @@ impl AppState {
             max_items: settings.limits.max_items_per_shipment,
             lock_wait: settings.lock_wait(),
             lock_lease: settings.lock_lease(),
+            idempotency_retention: Duration::from_secs(settings.limits.idempotency_retention_secs),
             metrics,
         }
     }
@@ -144,6 +148,31 @@ impl AppState {
             }
         }
         Ok(batch.into_iter().map(|(_, envelope)| envelope).collect())
+    }
+
+    /// Runs `work` once per `Idempotency-Key` of `principal`
+    /// ([`tracechain_runtime::idempotency`]).
+    pub async fn idempotent<T, F, Fut>(
+        &self,
+        principal: &Principal,
+        req: &actix_web::HttpRequest,
+        request: &T,
+        work: F,
+    ) -> Result<actix_web::HttpResponse, ShipmentsError>
+    where
+        T: serde::Serialize,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Reply, ShipmentsError>>,
+    {
+        tracechain_runtime::idempotency::idempotent(
+            self.families.store.as_ref(),
+            self.idempotency_retention,
+            principal,
+            req,
+            request,
+            work,
+        )
+        .await
     }
 
     /// Takes the lock serialising changes to shipment `id` (409

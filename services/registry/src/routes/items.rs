@@ -243,7 +243,7 @@ pub(crate) async fn serialize_items(
                     digital_link: item_link(&state.base_url, &product.gtin, &lot, serial),
                 })
                 .collect();
-            Reply::json(
+            Ok(Reply::json(
                 StatusCode::CREATED,
                 &ItemsCreated {
                     product_id: product.id,
@@ -252,7 +252,7 @@ pub(crate) async fn serialize_items(
                     count: items.len(),
                     items,
                 },
-            )
+            )?)
         }
         .await;
         lock.release().await;

@@ -318,10 +318,10 @@ pub(crate) async fn recall_lot(
                 recalled_at: envelope.occurred_at(),
             });
             let count = item_count(state.store.as_ref(), &product.gtin, &lot).await?;
-            Reply::json(
+            Ok(Reply::json(
                 StatusCode::OK,
                 &LotResponse::from_record(&record, count, &state.base_url),
-            )
+            )?)
         }
         .await;
         lock.release().await;

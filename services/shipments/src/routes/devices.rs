@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracechain_core::VerifyingKey;
@@ -26,12 +26,13 @@ use crate::error::ShipmentsError;
 use crate::ingest::rfc3339;
 use crate::projection::{Claim, DeviceRecord, DeviceStatus, Families, index, now_ms};
 use crate::state::{AppState, DEVICE_ROLES};
+use tracechain_runtime::idempotency::Reply;
 
 /// Longest device label.
 pub const MAX_LABEL_CHARS: usize = 100;
 
 /// `POST /v1/carriers/{carrier}/devices`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterDevice {
     /// The phone's ed25519 public key: standard base64 of its 32 raw bytes
@@ -104,7 +105,10 @@ fn managed_carrier(principal: &Principal, carrier: &str) -> Result<TenantId, Shi
 #[utoipa::path(
     tag = "devices",
     request_body = RegisterDevice,
-    params(("carrier" = String, Path, description = "The carrier (tenant id).")),
+    params(
+        ("carrier" = String, Path, description = "The carrier (tenant id)."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response (1 to 255 visible ASCII characters, kept 24 h)."),
+    ),
     responses(
         (status = 201, description = "Registered.", body = DeviceResponse),
         (status = 400, description = "The carrier id is invalid or the body is not JSON.", body = Problem, content_type = "application/problem+json"),
@@ -121,11 +125,30 @@ fn managed_carrier(principal: &Principal, carrier: &str) -> Result<TenantId, Shi
 pub(crate) async fn register_device(
     state: web::Data<AppState>,
     principal: Principal,
+    req: HttpRequest,
     path: web::Path<String>,
     body: web::Json<RegisterDevice>,
 ) -> Result<HttpResponse, ShipmentsError> {
     let carrier = managed_carrier(&principal, &path)?;
     let request = body.into_inner();
+    let (public_key, label) = validate_device(&request)?;
+    state
+        .idempotent(&principal, &req, &request, || async {
+            let record = register(&state, carrier, public_key, label).await?;
+            Ok(
+                Reply::json(StatusCode::CREATED, &DeviceResponse::from_record(&record))?
+                    .with_header(
+                        "location",
+                        format!("/v1/carriers/{}/devices/{}", record.carrier, record.id),
+                    ),
+            )
+        })
+        .await
+}
+
+/// The key (canonical base64) and label of a registration, or 422 listing
+/// what is wrong.
+fn validate_device(request: &RegisterDevice) -> Result<(String, String), ShipmentsError> {
     let mut errors = Vec::new();
     let key = VerifyingKey::from_base64(request.public_key.trim());
     if key.is_err() {
@@ -144,11 +167,19 @@ pub(crate) async fn register_device(
             format!("must be 1 to {MAX_LABEL_CHARS} characters without control characters"),
         ));
     }
-    let key = match key {
-        Ok(key) if errors.is_empty() => key,
-        _ => return Err(ShipmentsError::Invalid(errors)),
-    };
-    let public_key = key.to_base64();
+    match key {
+        Ok(key) if errors.is_empty() => Ok((key.to_base64(), label)),
+        _ => Err(ShipmentsError::Invalid(errors)),
+    }
+}
+
+/// Claims the key, publishes `device.registered`, returns the record.
+async fn register(
+    state: &AppState,
+    carrier: TenantId,
+    public_key: String,
+    label: String,
+) -> Result<DeviceRecord, ShipmentsError> {
     let device_id = Uuid::now_v7();
     claim_key(
         &state.families,
@@ -168,24 +199,20 @@ pub(crate) async fn register_device(
         .record(&[event], &BTreeSet::from([carrier.clone()]), None, now)
         .await
     {
-        let _ = Families::release_claim(&state.families.device_keys, &public_key, device_id).await;
+        if let Err(error) =
+            Families::release_claim(&state.families.device_keys, &public_key, device_id).await
+        {
+            tracing::warn!(%error, "Releasing a device key claim failed; it becomes reclaimable after the lock lease");
+        }
         return Err(error);
     }
-    let record = state
+    state
         .families
         .devices
         .get(&device_id.to_string())
         .await?
         .map(|v| v.value)
-        .ok_or_else(|| {
-            ShipmentsError::Internal(anyhow::anyhow!("device {device_id} not applied"))
-        })?;
-    Ok(HttpResponse::build(StatusCode::CREATED)
-        .insert_header((
-            "location",
-            format!("/v1/carriers/{carrier}/devices/{device_id}"),
-        ))
-        .json(DeviceResponse::from_record(&record)))
+        .ok_or_else(|| ShipmentsError::Internal(anyhow::anyhow!("device {device_id} not applied")))
 }
 
 /// Claims `public_key` for `device`: 409 when an active device has it.

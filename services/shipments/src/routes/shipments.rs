@@ -11,7 +11,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -28,12 +28,13 @@ use crate::error::ShipmentsError;
 use crate::ingest::rfc3339;
 use crate::projection::{Claim, CustodyEntry, Families, ShipmentRecord, index, now_ms};
 use crate::state::{AppState, CREATE_ROLES, READ_ROLES, may_see};
+use tracechain_runtime::idempotency::Reply;
 
 /// Most index entries one listing request examines (filters may skip many).
 const MAX_EXAMINED: usize = 2000;
 
 /// `POST /v1/shipments`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateShipment {
     /// The carrier (tenant id) assigned to move it.
@@ -57,7 +58,7 @@ pub struct CreateShipment {
 }
 
 /// A place: a GLN, or an address with its coordinates.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceInput {
     /// GLN-13 of the place.
@@ -373,6 +374,9 @@ fn validate(
 #[utoipa::path(
     tag = "shipments",
     request_body = CreateShipment,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response (1 to 255 visible ASCII characters, kept 24 h)."),
+    ),
     responses(
         (status = 201, description = "Created.", body = ShipmentResponse,
             headers(("location" = String, description = "The shipment's URL."))),
@@ -390,15 +394,31 @@ fn validate(
 pub(crate) async fn create_shipment(
     state: web::Data<AppState>,
     principal: Principal,
+    req: HttpRequest,
     body: web::Json<CreateShipment>,
 ) -> Result<HttpResponse, ShipmentsError> {
     principal.require_role(&CREATE_ROLES)?;
-    let new = validate(&body, &principal, state.max_items)?;
+    let request = body.into_inner();
+    let new = validate(&request, &principal, state.max_items)?;
+    state
+        .idempotent(&principal, &req, &request, || async {
+            let record = create(&state, new).await?;
+            Ok(Reply::json(
+                StatusCode::CREATED,
+                &ShipmentResponse::from_record(&record, &state.base_url),
+            )?
+            .with_header("location", format!("/v1/shipments/{}", record.id)))
+        })
+        .await
+}
+
+/// Claims the items and an SSCC, publishes `shipment.created`, and
+/// returns the applied record; releases every claim on failure.
+async fn create(state: &AppState, new: NewShipment) -> Result<ShipmentRecord, ShipmentsError> {
     let items = known_items(&state.families, &state.base_url, &new).await?;
     let shipment_id = Uuid::now_v7();
     let lease_ms = state.lock_lease.as_millis();
     let mut claimed: Vec<String> = Vec::new();
-    let release = |claimed: Vec<String>| release_items(&state.families, claimed, shipment_id);
     for (key, uri) in &items {
         if let Err(error) = claim(
             &state.families,
@@ -409,7 +429,7 @@ pub(crate) async fn create_shipment(
         )
         .await
         {
-            release(claimed).await;
+            release_items(&state.families, claimed, shipment_id).await;
             return Err(match error {
                 ClaimError::Taken(owner) => ShipmentsError::ItemInOpenShipment {
                     item: uri.clone(),
@@ -420,10 +440,10 @@ pub(crate) async fn create_shipment(
         }
         claimed.push(key.clone());
     }
-    let sscc = match issue_sscc(&state, shipment_id, lease_ms).await {
+    let sscc = match issue_sscc(state, shipment_id, lease_ms).await {
         Ok(sscc) => sscc,
         Err(error) => {
-            release(claimed).await;
+            release_items(&state.families, claimed, shipment_id).await;
             return Err(error);
         }
     };
@@ -443,11 +463,15 @@ pub(crate) async fn create_shipment(
         .record(&[event], &parties, None, OffsetDateTime::now_utc())
         .await
     {
-        let _ = Families::release_claim(&state.families.ssccs, sscc.as_str(), shipment_id).await;
-        release(claimed).await;
+        if let Err(error) =
+            Families::release_claim(&state.families.ssccs, sscc.as_str(), shipment_id).await
+        {
+            tracing::warn!(%error, "Releasing an SSCC claim failed; it becomes reclaimable after the lock lease");
+        }
+        release_items(&state.families, claimed, shipment_id).await;
         return Err(error);
     }
-    let record = state
+    Ok(state
         .families
         .shipments
         .get(&shipment_id.to_string())
@@ -455,10 +479,7 @@ pub(crate) async fn create_shipment(
         .ok_or_else(|| {
             ShipmentsError::Internal(anyhow::anyhow!("shipment {shipment_id} not applied"))
         })?
-        .value;
-    Ok(HttpResponse::build(StatusCode::CREATED)
-        .insert_header(("location", format!("/v1/shipments/{shipment_id}")))
-        .json(ShipmentResponse::from_record(&record, &state.base_url)))
+        .value)
 }
 
 /// Releases the item claims a failed creation took.

@@ -277,3 +277,46 @@ async fn listings_filter_by_state_carrier_and_time_and_page() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_idempotency_key_makes_a_retried_creation_answer_the_first_response() {
+    let app = spawn_app().await;
+    let items = app.seed_items("acme", "L1", &["I1"]).await;
+    let body = TestApp::shipment_body(&items, "fastfreight");
+    let post = |body: &Value| {
+        app.client
+            .post(app.url("/v1/shipments"))
+            .bearer_auth(&app.keys.acme)
+            .header("Idempotency-Key", "order-4711")
+            .json(body)
+            .send()
+    };
+    let first = post(&body).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = post(&body).await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        again.headers()["location"].to_str().unwrap(),
+        format!("/v1/shipments/{}", first["id"].as_str().unwrap())
+    );
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    assert_eq!(app.event_types().await, ["shipment.created"]);
+    // The same key with another body is refused.
+    let mut other = body.clone();
+    other["due_by"] = json!("2027-01-01T00:00:00Z");
+    assert_problem(post(&other).await.unwrap(), 422).await;
+    // A malformed key is a 400 naming the header.
+    let response = app
+        .client
+        .post(app.url("/v1/shipments"))
+        .bearer_auth(&app.keys.acme)
+        .header("Idempotency-Key", "has space")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 400).await;
+    assert_eq!(problem["errors"][0]["field"], "Idempotency-Key");
+}
