@@ -15,10 +15,12 @@
 //!   served at `/openapi.json` and rendered at `/docs`;
 //! - [`service`]: all of the above started for a service in one call;
 //! - [`assets`]: static pages compiled into a binary, served with their CSP;
-//! - [`negotiate`]: JSON or HTML for the same URL.
+//! - [`negotiate`]: JSON or HTML for the same URL;
+//! - [`allow`]: `Allow` on every 405, from the OpenAPI document.
 //!
 //! [`app()`] builds an `App` with all of it in one call.
 
+pub mod allow;
 pub mod app;
 pub mod assets;
 pub mod auth;

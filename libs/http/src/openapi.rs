@@ -102,6 +102,11 @@ impl ApiDocs {
         ApiDocs { document, json }
     }
 
+    /// The document.
+    pub fn document(&self) -> &OpenApi {
+        &self.document
+    }
+
     /// Registers `GET /openapi.json` (the document, `application/json`) and
     /// `GET /docs` (Scalar's page over it): `.configure(|c| docs.configure(c))`.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {

@@ -1,7 +1,8 @@
 //! [`start_service`]: a service's HTTP server in one call — the shared
 //! defaults ([`app`]), the service's app data and extra routes, its API
 //! routes registered through `utoipa-actix-web` (so each one is in the
-//! document), and the document at `/openapi.json` with its page at `/docs`.
+//! document), and the document at `/openapi.json` with its page at `/docs`;
+//! every 405 says which methods the path allows ([`crate::allow`]).
 
 use std::future::Future;
 
@@ -9,6 +10,7 @@ use actix_web::web;
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::allow::AllowFromDocument;
 use crate::app::{HttpDefaults, app};
 use crate::openapi::ApiDocs;
 use crate::server::{HttpSettings, Server, ServerError, bind};
@@ -30,6 +32,7 @@ where
     C: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
     let listener = bind(settings)?;
+    let allow = AllowFromDocument::new(docs.document());
     Server::start(
         listener,
         settings,
@@ -40,6 +43,7 @@ where
                 .configure(routes)
                 .into_app()
                 .configure(|cfg| docs.configure(cfg))
+                .wrap(allow.clone())
         },
         shutdown,
     )
