@@ -22,7 +22,8 @@ pub const MAX_LIMIT: usize = 100;
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// The `next_cursor` of the previous page; omit for the first page.
+    /// The `next_cursor` of the previous page, unchanged; omit for the first page.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
     /// Entries per page, 1 to 100 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]

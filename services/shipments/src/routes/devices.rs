@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracechain_core::VerifyingKey;
@@ -36,11 +36,19 @@ pub const MAX_LABEL_CHARS: usize = 100;
 #[serde(deny_unknown_fields)]
 pub struct RegisterDevice {
     /// The phone's ed25519 public key: standard base64 of its 32 raw bytes
-    /// (WebCrypto `exportKey("raw")`).
-    #[schema(example = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=")]
+    /// (WebCrypto `exportKey("raw")`), a valid curve point.
+    #[schema(
+        example = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+        pattern = r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$"
+    )]
     pub public_key: String,
     /// What the carrier calls the phone, 1 to 100 characters.
-    #[schema(example = "driver 7, Pixel 8")]
+    #[schema(
+        example = "driver 7, Pixel 8",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub label: String,
 }
 
@@ -106,7 +114,7 @@ fn managed_carrier(principal: &Principal, carrier: &str) -> Result<TenantId, Shi
     tag = "devices",
     request_body = RegisterDevice,
     params(
-        ("carrier" = String, Path, description = "The carrier (tenant id)."),
+        ("carrier" = String, Path, description = "The carrier (tenant id).", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response (1 to 255 visible ASCII characters, kept 24 h)."),
     ),
     responses(
@@ -269,7 +277,7 @@ async fn claim_key(
 /// List a carrier's devices.
 #[utoipa::path(
     tag = "devices",
-    params(("carrier" = String, Path, description = "The carrier (tenant id)."), PageQuery),
+    params(("carrier" = String, Path, description = "The carrier (tenant id).", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), PageQuery),
     responses(
         (status = 200, description = "A page of devices, oldest first.", body = Page<DeviceResponse>),
         (status = 400, description = "A parameter is invalid.", body = Problem, content_type = "application/problem+json"),
@@ -328,11 +336,12 @@ async fn device_of(
 #[utoipa::path(
     tag = "devices",
     params(
-        ("carrier" = String, Path, description = "The carrier (tenant id)."),
-        ("device" = String, Path, description = "The device id."),
+        ("carrier" = String, Path, description = "The carrier (tenant id).", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"),
+        ("device" = uuid::Uuid, Path, description = "The device id."),
     ),
     responses(
         (status = 200, description = "The device.", body = DeviceResponse),
+        (status = 400, description = "The carrier id is invalid.", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or an unknown API key.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a carrier or admin key, or another carrier's key.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such device of this carrier.", body = Problem, content_type = "application/problem+json"),
@@ -354,15 +363,18 @@ pub(crate) async fn get_device(
 /// Revoke a device.
 ///
 /// Its later scans are refused (`check: device`); scans it made before
-/// stay valid. `device.revoked` is published before the answer.
+/// stay valid, and the device stays readable as `revoked` (the ledger
+/// keeps its key for anyone verifying its old scans). `device.revoked` is
+/// published before the answer.
 #[utoipa::path(
     tag = "devices",
     params(
-        ("carrier" = String, Path, description = "The carrier (tenant id)."),
-        ("device" = String, Path, description = "The device id."),
+        ("carrier" = String, Path, description = "The carrier (tenant id).", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"),
+        ("device" = uuid::Uuid, Path, description = "The device id."),
     ),
     responses(
         (status = 200, description = "Revoked.", body = DeviceResponse),
+        (status = 400, description = "The carrier id is invalid.", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or an unknown API key.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a carrier or admin key, or another carrier's key.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such device of this carrier.", body = Problem, content_type = "application/problem+json"),
@@ -371,7 +383,7 @@ pub(crate) async fn get_device(
     ),
     security(("bearer" = [])),
 )]
-#[delete("/v1/carriers/{carrier}/devices/{device}")]
+#[post("/v1/carriers/{carrier}/devices/{device}/revoke")]
 pub(crate) async fn revoke_device(
     state: web::Data<AppState>,
     principal: Principal,

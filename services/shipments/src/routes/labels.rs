@@ -46,7 +46,7 @@ async fn labelled(
 /// zone, and the SSCC as GS1 prints it below.
 #[utoipa::path(
     tag = "shipments",
-    params(("id" = String, Path, description = "The shipment id.")),
+    params(("id" = uuid::Uuid, Path, description = "The shipment id.")),
     responses(
         (status = 200, description = "The label.", content_type = "image/png", body = Vec<u8>),
         (status = 401, description = "No or an unknown API key.", body = Problem, content_type = "application/problem+json"),
@@ -68,7 +68,7 @@ pub(crate) async fn label_png(
 /// The label as SVG.
 #[utoipa::path(
     tag = "shipments",
-    params(("id" = String, Path, description = "The shipment id.")),
+    params(("id" = uuid::Uuid, Path, description = "The shipment id.")),
     responses(
         (status = 200, description = "The label.", content_type = "image/svg+xml", body = String),
         (status = 401, description = "No or an unknown API key.", body = Problem, content_type = "application/problem+json"),
@@ -112,8 +112,8 @@ pub struct LabelResolution {
 #[utoipa::path(
     tag = "resolver",
     params(
-        ("sscc" = String, Path, description = "The SSCC-18."),
-        ("format" = Option<String>, Query, description = "`json` or `html` (overrides `Accept`)."),
+        ("sscc" = String, Path, description = "The SSCC-18 (with its check digit).", pattern = "^[0-9]{18}$"),
+        ("format" = Option<String>, Query, description = "`json` or `html` (overrides `Accept`).", pattern = "^(json|html)$"),
     ),
     responses(
         (status = 200, description = "The label's shipment.", body = LabelResolution),

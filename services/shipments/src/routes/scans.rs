@@ -26,29 +26,37 @@ use crate::state::AppState;
 pub struct ScanBody {
     /// The scanned URI: a shipment label (`{base}/00/{sscc}`) or a
     /// serialised item in an open shipment.
-    #[schema(example = "https://id.example.com/00/006141410000000012")]
+    #[schema(
+        example = "https://id.example.com/00/006141410000000012",
+        min_length = 1,
+        max_length = 2048
+    )]
     pub code: String,
     /// `pickup`, `handover`, `checkpoint`, `delivery` or `exception`.
-    #[schema(example = "pickup")]
+    #[schema(value_type = String, example = "pickup", pattern = "^(pickup|handover|checkpoint|delivery|exception)$")]
     pub kind: String,
     /// The registered device.
     pub device_id: Uuid,
     /// When the phone scanned (RFC 3339).
-    #[schema(example = "2026-11-24T08:15:00.123Z")]
+    #[schema(example = "2026-11-24T08:15:00.123Z", format = DateTime)]
     pub scanned_at: String,
-    /// Coordinates `{lat, lon, accuracy_m}` — or give `gln`.
-    #[schema(value_type = Option<Object>)]
-    pub location: Option<serde_json::Value>,
-    /// The GLN of the place — or give `location`.
+    /// Coordinates — or give `gln` (exactly one of the two).
+    pub location: Option<LocationBody>,
+    /// The GLN-13 of the place — or give `location`.
+    #[schema(pattern = "^[0-9]{13}$")]
     pub gln: Option<String>,
     /// 16 to 128 characters from `A-Z a-z 0-9 - _`, never reused by the device.
+    #[schema(pattern = "^[A-Za-z0-9_-]{16,128}$")]
     pub nonce: String,
-    /// The receiving party (tenant id) of a hand-over.
+    /// The receiving party (tenant id) of a hand-over; only for hand-overs.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,63}$")]
     pub to_party: Option<String>,
-    /// Free text, at most 500 characters.
+    /// Free text.
+    #[schema(max_length = 500)]
     pub note: Option<String>,
     /// Standard base64 of the ed25519 signature over the RFC 8785 bytes of
     /// every other member, as sent.
+    #[schema(pattern = "^[A-Za-z0-9+/]{85}[AQgw]==$")]
     pub signature: String,
 }
 
@@ -84,12 +92,26 @@ pub(crate) async fn post_scan(
     Ok(HttpResponse::build(StatusCode::ACCEPTED).json(accepted))
 }
 
+/// Where a scan happened.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct LocationBody {
+    /// Latitude.
+    #[schema(minimum = -90, maximum = 90)]
+    pub lat: f64,
+    /// Longitude.
+    #[schema(minimum = -180, maximum = 180)]
+    pub lon: f64,
+    /// Accuracy radius in metres.
+    #[schema(minimum = 0, maximum = 100000)]
+    pub accuracy_m: f64,
+}
+
 /// `POST /v1/scans/batch`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanBatch {
-    /// Signed scans queued while offline.
-    #[schema(value_type = Vec<ScanBody>)]
+    /// Signed scans queued while offline (1 to `scans.max_batch`, 500 by default).
+    #[schema(value_type = Vec<ScanBody>, min_items = 1, max_items = 500)]
     pub scans: Vec<serde_json::Value>,
 }
 

@@ -38,22 +38,24 @@ const MAX_EXAMINED: usize = 2000;
 #[serde(deny_unknown_fields)]
 pub struct CreateShipment {
     /// The carrier (tenant id) assigned to move it.
-    #[schema(example = "fastfreight")]
+    #[schema(example = "fastfreight", pattern = "^[a-z0-9][a-z0-9-]{0,63}$")]
     pub carrier_id: String,
     /// The items: GS1 Digital Link URIs of serialised items
     /// (`…/01/{gtin}[/10/{lot}]/21/{serial}`, any host or none).
-    #[schema(example = json!(["https://id.example.com/01/09506000134352/10/L1/21/S1"]))]
+    #[schema(example = json!(["https://id.example.com/01/09506000134352/10/L1/21/S1"]), min_items = 1, max_items = 1000)]
     pub items: Vec<String>,
     /// Where it leaves from.
     pub origin: PlaceInput,
     /// Where it goes.
     pub destination: PlaceInput,
     /// When it is due (RFC 3339).
-    #[schema(example = "2026-11-30T12:00:00Z")]
+    #[schema(example = "2026-11-30T12:00:00Z", format = DateTime)]
     pub due_by: String,
     /// The rate agreement settlement charges under (1 to 100 characters).
+    #[schema(min_length = 1, max_length = 100)]
     pub agreement_ref: Option<String>,
     /// The shipping manufacturer; admins only (others ship as themselves).
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,63}$")]
     pub manufacturer: Option<String>,
 }
 
@@ -62,13 +64,16 @@ pub struct CreateShipment {
 #[serde(deny_unknown_fields)]
 pub struct PlaceInput {
     /// GLN-13 of the place.
-    #[schema(example = "9506000134352")]
+    #[schema(example = "9506000134352", pattern = "^[0-9]{13}$")]
     pub gln: Option<String>,
     /// A postal address (1 to 300 characters), with `lat` and `lon`.
+    #[schema(min_length = 1, max_length = 300)]
     pub address: Option<String>,
     /// Latitude of the address.
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: Option<f64>,
     /// Longitude of the address.
+    #[schema(minimum = -180, maximum = 180)]
     pub lon: Option<f64>,
 }
 
@@ -655,7 +660,7 @@ async fn issue_sscc(
 /// Read a shipment with its custody chain.
 #[utoipa::path(
     tag = "shipments",
-    params(("id" = String, Path, description = "The shipment id.")),
+    params(("id" = uuid::Uuid, Path, description = "The shipment id.")),
     responses(
         (status = 200, description = "The shipment.", body = ShipmentResponse),
         (status = 401, description = "No or an unknown API key.", body = Problem, content_type = "application/problem+json"),
@@ -680,15 +685,19 @@ pub(crate) async fn get_shipment(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only shipments in this state.
-    #[param(value_type = Option<String>, example = "in_transit")]
+    #[param(value_type = Option<String>, example = "in_transit", pattern = "^(created|picked_up|in_transit|handed_over|exception|delivered)$")]
     pub state: Option<String>,
     /// Only shipments assigned to, or held by, this carrier.
+    #[param(pattern = "^[a-z0-9][a-z0-9-]{0,63}$")]
     pub carrier: Option<String>,
     /// Only shipments created at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// Only shipments created before this time (RFC 3339).
+    #[param(format = DateTime)]
     pub to: Option<String>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page, unchanged.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
     /// Entries per page, 1 to 100 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]

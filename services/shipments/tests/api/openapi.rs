@@ -55,3 +55,28 @@ async fn the_service_serves_its_document_and_docs_page() {
     let docs = app.get("/docs", None).await;
     assert_eq!(docs.status(), 200);
 }
+
+#[tokio::test]
+async fn a_wrong_method_is_405_naming_the_allowed_ones() {
+    let app = spawn_app().await;
+    for (method, path, allow) in [
+        ("PUT", "/v1/shipments", "GET, POST"),
+        ("DELETE", "/v1/scans", "POST"),
+        (
+            "TRACE",
+            "/v1/shipments/01a20bf8-2ae0-7360-8bfb-e5980515ec47/label.png",
+            "GET",
+        ),
+        ("POST", "/00/006141410000000012", "GET"),
+        ("POST", "/scan", "GET"),
+    ] {
+        let response = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+        tracechain_testkit::assert_problem(response, 405).await;
+    }
+}

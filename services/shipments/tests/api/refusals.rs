@@ -210,15 +210,12 @@ async fn a_revoked_device_is_refused() {
     let id = shipment["id"].as_str().unwrap();
     let fast = app.phone("fastfreight", &app.keys.fastfreight).await;
     let response = app
-        .client
-        .delete(app.url(&format!(
-            "/v1/carriers/fastfreight/devices/{}",
-            fast.device_id
-        )))
-        .bearer_auth(&app.keys.fastfreight)
-        .send()
-        .await
-        .unwrap();
+        .post(
+            &format!("/v1/carriers/fastfreight/devices/{}/revoke", fast.device_id),
+            Some(&app.keys.fastfreight),
+            &json!({}),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     refused(
         &app,
