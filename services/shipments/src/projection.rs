@@ -95,6 +95,17 @@ pub struct Claim {
     pub pending_since_ms: Option<u64>,
 }
 
+impl Claim {
+    /// A released claim: pending since the epoch, owned by nobody, so it
+    /// resolves to nothing and the next claimant takes it over at once.
+    pub fn released() -> Claim {
+        Claim {
+            owner: Uuid::nil(),
+            pending_since_ms: Some(0),
+        }
+    }
+}
+
 /// Where an SSCC sequence stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SequenceRecord {
@@ -303,7 +314,10 @@ impl Families {
         Ok(())
     }
 
-    /// Deletes a claim if `owner` holds it.
+    /// Releases a claim if `owner` holds it, by replacing it with
+    /// [`Claim::released`] under compare-and-set: a claim taken over
+    /// meanwhile stays (a delete could not be conditional, and would race
+    /// with the next claimant's compare-and-set).
     pub async fn release_claim(
         family: &Projection<Claim>,
         id: &str,
@@ -312,18 +326,9 @@ impl Families {
         if let Some(current) = family.get(id).await?
             && current.value.owner == owner
         {
-            // Delete only what we read: a claim taken over meanwhile stays.
-            let tombstone = Claim {
-                owner: Uuid::nil(),
-                pending_since_ms: Some(0),
-            };
-            if family
-                .compare_and_set(id, Some(current.version), &tombstone)
-                .await?
-                .is_applied()
-            {
-                family.delete(id).await?;
-            }
+            family
+                .compare_and_set(id, Some(current.version), &Claim::released())
+                .await?;
         }
         Ok(())
     }
@@ -440,11 +445,9 @@ impl ShipmentsProjector {
             for uri in &created.items {
                 if let Some((gtin, serial)) = item_key(uri) {
                     let key = format!("{gtin}:{serial}");
-                    let taken_by_other = families
-                        .open_items
-                        .get(&key)
-                        .await?
-                        .is_some_and(|c| c.value.owner != created.shipment_id);
+                    let taken_by_other = families.open_items.get(&key).await?.is_some_and(|c| {
+                        c.value.owner != created.shipment_id && !c.value.owner.is_nil()
+                    });
                     if !taken_by_other {
                         Families::settle_claim(&families.open_items, &key, created.shipment_id)
                             .await?;
