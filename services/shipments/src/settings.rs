@@ -155,7 +155,10 @@ pub struct ScanSettings {
     /// Most scans in one batch.
     pub max_batch: usize,
     /// How long a scan in progress holds its nonce before a retry may take
-    /// it (a crashed request's claim expires after this), in ms.
+    /// it (a crashed request's claim expires after this), in ms. Must
+    /// exceed `bus.delivery_timeout_ms + bus.session_timeout_ms`: until
+    /// then the first attempt may still be published, or not yet applied
+    /// by the replica that took over its partitions.
     pub nonce_lease_ms: u64,
 }
 
@@ -165,7 +168,7 @@ impl Default for ScanSettings {
             max_skew_secs: 300,
             max_offline_age_secs: 7 * 24 * 3600,
             max_batch: 500,
-            nonce_lease_ms: 30_000,
+            nonce_lease_ms: 60_000,
         }
     }
 }
@@ -204,8 +207,8 @@ pub struct ShipmentLimits {
     /// How long a scan waits for another scan of the same shipment, in ms.
     pub shipment_lock_wait_ms: u64,
     /// How long a scan may hold its shipment's lock before another may
-    /// take it (a crashed request's lock expires); above the bus's
-    /// delivery timeout.
+    /// take it (a crashed request's lock expires); like the nonce lease,
+    /// above `bus.delivery_timeout_ms + bus.session_timeout_ms`.
     pub shipment_lock_lease_ms: u64,
     /// How long the first response to an `Idempotency-Key` is kept, in seconds.
     pub idempotency_retention_secs: u64,
@@ -289,11 +292,18 @@ impl ShipmentsSettings {
                 "must be at least 1",
             ));
         }
-        if limits.shipment_lock_lease_ms < 1000 {
-            return Err(invalid(
-                "limits.shipment_lock_lease_ms",
-                "must be at least 1000",
-            ));
+        // A retry, or another scan of the same shipment, must not run
+        // while a crashed attempt's event may still be delivered or not
+        // yet applied by the replica that took over its partitions.
+        let floor = self.bus.delivery_timeout_ms + self.bus.session_timeout_ms;
+        let reason = format!(
+            "must exceed bus.delivery_timeout_ms + bus.session_timeout_ms ({floor} ms): until then a crashed attempt's event may still be published or not yet applied"
+        );
+        if scans.nonce_lease_ms <= floor {
+            return Err(invalid("scans.nonce_lease_ms", reason));
+        }
+        if limits.shipment_lock_lease_ms <= floor {
+            return Err(invalid("limits.shipment_lock_lease_ms", reason));
         }
         Ok(())
     }
@@ -354,6 +364,17 @@ mod tests {
                 Box::new(|s| s.scans.max_skew_secs = 0),
             ),
             ("scans.max_batch", Box::new(|s| s.scans.max_batch = 0)),
+            (
+                "scans.nonce_lease_ms",
+                Box::new(|s| s.scans.nonce_lease_ms = 40_000),
+            ),
+            (
+                "limits.shipment_lock_lease_ms",
+                Box::new(|s| {
+                    s.scans.nonce_lease_ms = 120_000;
+                    s.bus.delivery_timeout_ms = 55_000;
+                }),
+            ),
             (
                 "projection.name",
                 Box::new(|s| s.projection.name = "Ship".into()),
