@@ -100,6 +100,9 @@ async fn wait_ready(client: &reqwest::Client, url: &str) {
     }
 }
 
+/// A scan's shipment, its signed body, and the answer (`None`: none came).
+type Outcome = (String, Value, Option<(u16, Value)>);
+
 /// Posts `scan`; `None` when no answer came (the process died).
 async fn post(client: &reqwest::Client, url: &str, scan: &Value) -> Option<(u16, Value)> {
     let response = client
@@ -155,21 +158,20 @@ async fn killing_the_service_loses_no_acknowledged_scan_and_records_none_twice()
                 .status();
         })
     };
-    let outcomes: Vec<(String, Value, Option<(u16, Value)>)> =
-        futures::stream::iter(scans.iter().cloned())
-            .map(|(id, scan)| {
-                let (client, url, acked) = (client.clone(), url.clone(), Arc::clone(&acked));
-                async move {
-                    let answer = post(&client, &url, &scan).await;
-                    if matches!(answer, Some((202, _))) {
-                        *acked.lock().unwrap() += 1;
-                    }
-                    (id, scan, answer)
+    let outcomes: Vec<Outcome> = futures::stream::iter(scans.iter().cloned())
+        .map(|(id, scan)| {
+            let (client, url, acked) = (client.clone(), url.clone(), Arc::clone(&acked));
+            async move {
+                let answer = post(&client, &url, &scan).await;
+                if matches!(answer, Some((202, _))) {
+                    *acked.lock().unwrap() += 1;
                 }
-            })
-            .buffer_unordered(16)
-            .collect()
-            .await;
+                (id, scan, answer)
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
     killer.await.unwrap();
     process.kill();
     let acknowledged: BTreeMap<String, String> = outcomes
@@ -179,8 +181,7 @@ async fn killing_the_service_loses_no_acknowledged_scan_and_records_none_twice()
             _ => None,
         })
         .collect();
-    let unanswered: Vec<&(String, Value, Option<(u16, Value)>)> =
-        outcomes.iter().filter(|(_, _, a)| a.is_none()).collect();
+    let unanswered: Vec<&Outcome> = outcomes.iter().filter(|(_, _, a)| a.is_none()).collect();
     assert!(
         acknowledged.len() >= KILL_AFTER_ACKS,
         "{} acknowledged",
