@@ -41,7 +41,7 @@
 mod matrix;
 mod options;
 
-pub use crate::matrix::{QrError, QrMatrix, escape_xml, fmt_num};
+pub use crate::matrix::{QrError, QrMatrix, escape_xml, fmt_num, png_1bit};
 pub use crate::options::{
     DEFAULT_MARGIN, DEFAULT_SIZE, Ecc, MAX_MARGIN, MAX_SIZE, MIN_SIZE, QrOptions, QrParameterError,
     QrQuery,

@@ -132,8 +132,10 @@ impl QrMatrix {
         Ok((module, offset))
     }
 
-    /// A 1-bit grayscale PNG of `options.size` px.
-    pub fn to_png(&self, options: &QrOptions) -> Result<Vec<u8>, QrError> {
+    /// The image of `options.size` px as packed 1-bit rows (MSB first,
+    /// each row padded to a whole byte; 1 = light), ready for
+    /// [`png_1bit`] or for drawing more below it (a label's text).
+    pub fn to_rows(&self, options: &QrOptions) -> Result<Vec<u8>, QrError> {
         let size = options.size;
         let (module, offset) = self.layout(size, options.margin)?;
         let row_bytes = (size as usize).div_ceil(8);
@@ -149,19 +151,12 @@ impl QrMatrix {
                 }
             }
         }
-        let mut out = Vec::new();
-        let mut encoder = png::Encoder::new(&mut out, size, size);
-        encoder.set_color(png::ColorType::Grayscale);
-        encoder.set_depth(png::BitDepth::One);
-        encoder.set_compression(png::Compression::Fast);
-        let mut writer = encoder
-            .write_header()
-            .map_err(|e| QrError::Png(e.to_string()))?;
-        writer
-            .write_image_data(&pixels)
-            .map_err(|e| QrError::Png(e.to_string()))?;
-        writer.finish().map_err(|e| QrError::Png(e.to_string()))?;
-        Ok(out)
+        Ok(pixels)
+    }
+
+    /// A 1-bit grayscale PNG of `options.size` px.
+    pub fn to_png(&self, options: &QrOptions) -> Result<Vec<u8>, QrError> {
+        png_1bit(options.size, options.size, &self.to_rows(options)?)
     }
 
     /// A standalone SVG of `options.size` × `options.size` px, titled `title`.
@@ -184,6 +179,24 @@ impl QrMatrix {
             path = path,
         ))
     }
+}
+
+/// A 1-bit grayscale PNG of `width` × `height` from packed rows (see
+/// [`QrMatrix::to_rows`]).
+pub fn png_1bit(width: u32, height: u32, rows: &[u8]) -> Result<Vec<u8>, QrError> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::One);
+    encoder.set_compression(png::Compression::Fast);
+    let mut writer = encoder
+        .write_header()
+        .map_err(|e| QrError::Png(e.to_string()))?;
+    writer
+        .write_image_data(rows)
+        .map_err(|e| QrError::Png(e.to_string()))?;
+    writer.finish().map_err(|e| QrError::Png(e.to_string()))?;
+    Ok(out)
 }
 
 /// A number for SVG/PDF: integers without a fraction, others with up to 3 decimals.

@@ -36,7 +36,7 @@ pub use problems::{bus_problem, store_problem};
 pub use process::{
     UsageError, cancel_on_shutdown_signal, config_file_argument, join_background_tasks,
 };
-pub use projection::keep_projection_current;
+pub use projection::{keep_projection_current, start_projection};
 pub use settings::{
     BusKind, BusSettings, SettingError, SettingsError, StoreKind, StoreSettings, invalid,
     load_settings, validate_base_url,

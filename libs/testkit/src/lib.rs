@@ -12,13 +12,16 @@
 //! captures), [`ApiKeyFile`] (a key table with fresh keys),
 //! [`ChildProcess`] / [`CommandOutput`] (processes a test starts or runs),
 //! [`assert_checked_in`] (generated files kept in the repository),
-//! [`assert_problem`] (RFC 9457 answers) and [`flush_namespace`] (a test's
-//! Redis keys, gone).
+//! [`assert_problem`] (RFC 9457 answers), [`flush_namespace`] (a test's
+//! Redis keys, gone), [`Browser`] (Chromium with playwright) and [`zbar`]
+//! (an independent QR decoder).
 
 pub mod api_keys;
 pub mod assertions;
+pub mod browser;
 pub mod checked_in;
 pub mod process;
+pub mod qr;
 pub mod telemetry;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -28,8 +31,10 @@ use std::time::{Duration, Instant};
 
 pub use api_keys::ApiKeyFile;
 pub use assertions::{assert_problem, flush_namespace};
+pub use browser::Browser;
 pub use checked_in::assert_checked_in;
 pub use process::{ChildProcess, CommandOutput, field};
+pub use qr::zbar;
 pub use telemetry::init_telemetry;
 
 /// What to tell a reader when the infrastructure is missing.

@@ -19,8 +19,9 @@ use std::time::Duration;
 
 use common::{Ledger, Shared, event_with, fast_blocks, kafka_bus, publish};
 use serde_json::{Value, json};
-use support::{Browser, publish_together};
+use support::publish_together;
 use tracechain_domain::Envelope;
+use tracechain_testkit::Browser;
 
 /// Events published; in batches of [`BATCH`], each anchored before the next
 /// is sent, so the chain has at least 13 blocks (two pages of ten). The last

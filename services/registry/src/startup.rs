@@ -19,20 +19,19 @@
 //! owns the infrastructure (`main`, or the all-in-one process).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::web;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracechain_bus::{ConsumerOptions, TopicSpec};
+use tracechain_bus::TopicSpec;
 use tracechain_http::{
     ApiDocs, ApiKeyTable, ApiKeyTableError, HttpDefaults, Limits, Metrics, Server, ServerError,
-    check_fn, start_service,
+    start_service,
 };
-use tracechain_projection::{ProjectionRunner, Projector, RunnerOptions};
+use tracechain_projection::Projector;
 use tracechain_runtime::{
-    Infrastructure, ensure_topics_in_background, join_background_tasks, keep_projection_current,
+    Infrastructure, ensure_topics_in_background, join_background_tasks, start_projection,
 };
 
 use crate::cache::ResolverCache;
@@ -119,41 +118,15 @@ impl Application {
             background.clone(),
         );
 
-        let projection_ready = Arc::new(AtomicBool::new(false));
-        let runner = ProjectionRunner::new(
-            Arc::clone(&infra.bus),
-            Arc::clone(&infra.store),
+        let (projection_task, projection_check) = start_projection(
+            &infra,
             projector as Arc<dyn Projector>,
-            RunnerOptions {
-                consumer: ConsumerOptions {
-                    session_timeout: Some(Duration::from_millis(settings.bus.session_timeout_ms)),
-                    ..ConsumerOptions::default()
-                },
-                marker_check_interval: Duration::from_millis(
-                    settings.projection.marker_check_interval_ms,
-                ),
-                ..RunnerOptions::default()
-            },
-        );
-        let projection_task = tokio::spawn(keep_projection_current(
-            runner,
-            Arc::clone(&projection_ready),
-            infra.topics.clone(),
+            &settings.bus,
+            Duration::from_millis(settings.projection.marker_check_interval_ms),
             background.clone(),
-        ));
+        );
 
-        let readiness = infra
-            .readiness()
-            .with_check(check_fn("projection", move || {
-                let ready = projection_ready.load(Ordering::Acquire);
-                async move {
-                    if ready {
-                        Ok(())
-                    } else {
-                        Err("the projection is not loaded yet".into())
-                    }
-                }
-            }));
+        let readiness = infra.readiness().with_check(projection_check);
         let defaults = HttpDefaults {
             limits: Limits::from(&settings.http),
             metrics,

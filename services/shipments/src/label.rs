@@ -13,7 +13,7 @@
 use std::fmt::Write as _;
 
 use tracechain_domain::Sscc;
-use tracechain_qr::{Ecc, QrError, QrMatrix, QrOptions, escape_xml, fmt_num};
+use tracechain_qr::{Ecc, QrError, QrMatrix, QrOptions, escape_xml, fmt_num, png_1bit};
 
 /// Label width in pixels (PNG) or user units (SVG).
 pub const LABEL_WIDTH: u32 = 600;
@@ -56,7 +56,7 @@ pub fn label_png(uri: &str, sscc: &Sscc) -> Result<Vec<u8>, QrError> {
         margin: 4,
         ecc: Ecc::M,
     };
-    let code = decode_png_rows(&matrix.to_png(&options)?)?;
+    let code = matrix.to_rows(&options)?;
     let width = LABEL_WIDTH as usize;
     let row_bytes = width.div_ceil(8);
     let height = (LABEL_WIDTH + TEXT_BAND) as usize;
@@ -87,32 +87,7 @@ pub fn label_png(uri: &str, sscc: &Sscc) -> Result<Vec<u8>, QrError> {
             }
         }
     }
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, LABEL_WIDTH, height as u32);
-    encoder.set_color(png::ColorType::Grayscale);
-    encoder.set_depth(png::BitDepth::One);
-    let mut writer = encoder
-        .write_header()
-        .map_err(|e| QrError::Png(e.to_string()))?;
-    writer
-        .write_image_data(&pixels)
-        .map_err(|e| QrError::Png(e.to_string()))?;
-    writer.finish().map_err(|e| QrError::Png(e.to_string()))?;
-    Ok(out)
-}
-
-/// The packed 1-bit rows of a PNG the QR library wrote.
-fn decode_png_rows(png_bytes: &[u8]) -> Result<Vec<u8>, QrError> {
-    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
-    let mut reader = decoder
-        .read_info()
-        .map_err(|e| QrError::Png(e.to_string()))?;
-    let mut buffer = vec![0; reader.output_buffer_size().unwrap_or(0)];
-    let info = reader
-        .next_frame(&mut buffer)
-        .map_err(|e| QrError::Png(e.to_string()))?;
-    buffer.truncate(info.buffer_size());
-    Ok(buffer)
+    png_1bit(LABEL_WIDTH, height as u32, &pixels)
 }
 
 /// A standalone SVG label.

@@ -25,10 +25,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Browser, label_video};
+use support::label_video;
 use tracechain_core::{Signature, VerifyingKey};
 use tracechain_domain::DomainEvent;
 use tracechain_shipments::domain::events::ShipmentEvent;
+use tracechain_testkit::Browser;
 
 use helpers::spawn_app;
 

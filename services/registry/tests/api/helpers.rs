@@ -448,26 +448,7 @@ fn rand_u64() -> u64 {
     rand_core::OsRng.next_u64()
 }
 
-/// Decodes the QR codes in an image file with `zbarimg`; one URI per symbol.
-pub(crate) fn zbar(path: &Path) -> BTreeSet<String> {
-    let output = std::process::Command::new("zbarimg")
-        .args(["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable"])
-        .arg(path)
-        .output()
-        .expect("zbarimg runs (Debian package zbar-tools; .ci/run installs it)");
-    assert!(
-        output.status.success(),
-        "zbarimg found no code in {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
+pub(crate) use tracechain_testkit::zbar;
 
 /// Scans a rendered label sheet (`page` a PNG at `dpi`) one label cell at a
 /// time, as a person would scan one label: crops each of the 15 cells and

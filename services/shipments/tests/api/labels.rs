@@ -2,32 +2,11 @@
 //! public resolver a scanned label opens.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use serde_json::Value;
-use tracechain_testkit::assert_problem;
+use tracechain_testkit::{assert_problem, zbar};
 
 use crate::helpers::spawn_app;
-
-/// Decodes the QR codes in an image with `zbarimg` (Debian `zbar-tools`).
-fn zbar(path: &Path) -> BTreeSet<String> {
-    let output = std::process::Command::new("zbarimg")
-        .args(["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable"])
-        .arg(path)
-        .output()
-        .expect("zbarimg runs (Debian package zbar-tools; .ci/run installs it)");
-    assert!(
-        output.status.success(),
-        "zbarimg found no code in {}",
-        path.display()
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
 
 #[tokio::test]
 async fn the_label_png_and_svg_decode_to_the_label_uri() {
