@@ -202,17 +202,19 @@ pub async fn ingest(
     }
     let outcome = checked(state, &scan, &device, target, claim, arrival).await;
     match &outcome {
-        Ok(accepted) => {
+        Ok((accepted, applied)) => {
             // The projector completed the nonce when it applied the event;
-            // completing again is harmless and covers a failed apply.
-            if let Err(error) = families
-                .store
-                .idempotency_complete(
-                    &nonce,
-                    accepted.event_id.to_string().as_bytes(),
-                    state.scans.nonce_retention(),
-                )
-                .await
+            // when that failed, complete it here rather than wait for the
+            // projection consumer.
+            if !applied
+                && let Err(error) = families
+                    .store
+                    .idempotency_complete(
+                        &nonce,
+                        accepted.event_id.to_string().as_bytes(),
+                        state.scans.nonce_retention(),
+                    )
+                    .await
             {
                 tracing::warn!(%error, "Recording an accepted scan's nonce failed; the projection consumer will record it");
             }
@@ -224,7 +226,7 @@ pub async fn ingest(
             }
         }
     }
-    outcome
+    outcome.map(|(accepted, _)| accepted)
 }
 
 fn decode<T: serde::de::DeserializeOwned>(
@@ -251,7 +253,7 @@ async fn checked(
     target: CodeTarget,
     claim: Option<Claim>,
     arrival: Arrival,
-) -> Result<ScanAccepted, ShipmentsError> {
+) -> Result<(ScanAccepted, bool), ShipmentsError> {
     let now = OffsetDateTime::now_utc();
     check_time(state, scan, now, arrival)?;
 
@@ -322,14 +324,14 @@ fn check_time(
 }
 
 /// Checks 7 and 8 on the state read under the shipment's lock, then
-/// publishes.
+/// publishes; also says whether the events were applied here.
 async fn under_lock(
     state: &AppState,
     scan: &SignedScan,
     device: &DeviceRecord,
     shipment_id: Uuid,
     now: OffsetDateTime,
-) -> Result<ScanAccepted, ShipmentsError> {
+) -> Result<(ScanAccepted, bool), ShipmentsError> {
     let record = state
         .families
         .shipments
@@ -432,8 +434,8 @@ async fn under_lock(
     let mut parties = record.parties();
     parties.insert(next.custodian.clone());
     parties.insert(party.clone());
-    state.record(&events, &parties, Some(event_id), now).await?;
-    Ok(ScanAccepted {
+    let (_, applied) = state.record(&events, &parties, Some(event_id), now).await?;
+    let accepted = ScanAccepted {
         event_id,
         shipment_id,
         sscc: record.sscc.to_string(),
@@ -441,7 +443,8 @@ async fn under_lock(
         state: next.state,
         custodian: next.custodian.to_string(),
         recorded_at: rfc3339(now),
-    })
+    };
+    Ok((accepted, applied))
 }
 
 /// The RFC 3339 text of a time.

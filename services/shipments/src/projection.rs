@@ -531,9 +531,14 @@ impl ShipmentsProjector {
         let store = families.store.as_ref();
         let score =
             u64::try_from(record.created_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-        store
-            .index_add(&index::shipments_of(&scan.custodian), &id, score)
-            .await?;
+        // The assigned carrier was indexed at creation; a party it was
+        // handed to is indexed by every scan it holds (a set add, so a
+        // replay after a crash between these writes repairs the index).
+        if scan.custodian != record.carrier {
+            store
+                .index_add(&index::shipments_of(&scan.custodian), &id, score)
+                .await?;
+        }
         store
             .idempotency_complete(
                 &nonce_key(&scan.device_id, &signed.nonce),

@@ -106,14 +106,16 @@ impl AppState {
     /// order) readable by `parties`, waits until the broker acknowledged
     /// every one, then applies them to the projection. `at` is each
     /// event's time; `first_id` the first event's id when the caller needs
-    /// to know it in advance (a scan's EPCIS event names it).
+    /// to know it in advance (a scan's EPCIS event names it). Returns the
+    /// envelopes and whether every one was applied here (if not, the
+    /// projection consumer applies it).
     pub async fn record(
         &self,
         events: &[ShipmentEvent],
         parties: &BTreeSet<TenantId>,
         first_id: Option<Uuid>,
         at: OffsetDateTime,
-    ) -> Result<Vec<Envelope>, ShipmentsError> {
+    ) -> Result<(Vec<Envelope>, bool), ShipmentsError> {
         let mut batch = Vec::with_capacity(events.len());
         for (i, event) in events.iter().enumerate() {
             let mut envelope = event
@@ -141,13 +143,18 @@ impl AppState {
             );
         }
         let store = Arc::clone(&self.families.store);
+        let mut applied = true;
         for (_, envelope) in &batch {
             if let Err(error) = self.projector.apply(store.as_ref(), envelope).await {
+                applied = false;
                 tracing::warn!(%error, event_id = %envelope.id(),
                     "Applying a published event failed; the projection consumer will apply it");
             }
         }
-        Ok(batch.into_iter().map(|(_, envelope)| envelope).collect())
+        Ok((
+            batch.into_iter().map(|(_, envelope)| envelope).collect(),
+            applied,
+        ))
     }
 
     /// Runs `work` once per `Idempotency-Key` of `principal`
