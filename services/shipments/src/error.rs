@@ -409,6 +409,15 @@ impl ApiError for ShipmentsError {
             ShipmentsError::Store(error) if error.is_unavailable() => {
                 tracechain_runtime::store_problem(error)
             }
+            // Writers kept changing the same record: nothing was written,
+            // and a retry will most likely succeed.
+            ShipmentsError::Store(StoreError::Contended { .. }) => {
+                Problem::typed(StatusCode::SERVICE_UNAVAILABLE, "store-contended", "Busy")
+                    .with_detail(
+                        "concurrent changes to the same record; nothing was changed, retry",
+                    )
+                    .with_header("retry-after", "1")
+            }
             ShipmentsError::Store(_) | ShipmentsError::Internal(_) => Problem::internal(),
         }
     }

@@ -24,7 +24,7 @@ use crate::domain::events::ShipmentEvent;
 use crate::domain::sscc::SsccIssuer;
 use crate::error::ShipmentsError;
 use crate::metrics::ShipmentsMetrics;
-use crate::projection::{Families, ShipmentRecord, ShipmentsProjector};
+use crate::projection::{Families, SequenceRecord, ShipmentRecord, ShipmentsProjector};
 use crate::settings::{ScanSettings, ShipmentsSettings};
 
 /// Roles that may read shipments.
@@ -65,7 +65,15 @@ pub struct AppState {
     pub idempotency_retention: Duration,
     /// Counters.
     pub metrics: ShipmentsMetrics,
+    /// This process's reserved SSCC serial references: `next..end`.
+    sscc_block: tokio::sync::Mutex<(u64, u64)>,
 }
+
+/// SSCC serial references a process reserves at once: one compare-and-set
+/// per this many shipments instead of one per shipment, so concurrent
+/// creations do not fight over the sequence. References left unused when
+/// a process stops are skipped (an SSCC must be unique, not contiguous).
+pub const SSCC_BLOCK: u64 = 64;
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,6 +107,7 @@ impl AppState {
             lock_lease: settings.lock_lease(),
             idempotency_retention: Duration::from_secs(settings.limits.idempotency_retention_secs),
             metrics,
+            sscc_block: tokio::sync::Mutex::new((0, 0)),
         }
     }
 
@@ -180,6 +189,28 @@ impl AppState {
             work,
         )
         .await
+    }
+
+    /// The next SSCC serial reference of this process's block, reserving a
+    /// new block from the shared sequence when it is used up.
+    pub async fn next_sscc_sequence(&self) -> Result<u64, ShipmentsError> {
+        let mut block = self.sscc_block.lock().await;
+        if block.0 >= block.1 {
+            let end = self
+                .families
+                .sequences
+                .update(&self.projector.sequence_key(), |current| {
+                    Some(SequenceRecord {
+                        next: current.map_or(0, |c| c.next) + SSCC_BLOCK,
+                    })
+                })
+                .await?
+                .map_or(SSCC_BLOCK, |v| v.value.next);
+            *block = (end - SSCC_BLOCK, end);
+        }
+        let sequence = block.0;
+        block.0 += 1;
+        Ok(sequence)
     }
 
     /// Takes the lock serialising changes to shipment `id` (409

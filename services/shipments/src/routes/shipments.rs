@@ -615,25 +615,15 @@ async fn claim(
     )))
 }
 
-/// Takes the next free SSCC of the sequence and claims it for `owner`.
+/// Takes the next SSCC of this process's block of the sequence and claims
+/// it for `owner` (skipping any another writer holds).
 async fn issue_sscc(
     state: &AppState,
     owner: Uuid,
     lease_ms: u128,
 ) -> Result<tracechain_domain::Sscc, ShipmentsError> {
-    let key = state.projector.sequence_key();
     for _ in 0..64 {
-        let taken = state
-            .families
-            .sequences
-            .update(&key, |current| {
-                Some(crate::projection::SequenceRecord {
-                    next: current.map_or(1, |c| c.next + 1),
-                })
-            })
-            .await?
-            .map_or(1, |v| v.value.next);
-        let sequence = taken - 1;
+        let sequence = state.next_sscc_sequence().await?;
         let sscc = state
             .issuer
             .issue(sequence)

@@ -320,3 +320,28 @@ async fn an_idempotency_key_makes_a_retried_creation_answer_the_first_response()
     let problem = assert_problem(response, 400).await;
     assert_eq!(problem["errors"][0]["field"], "Idempotency-Key");
 }
+
+#[tokio::test]
+async fn concurrent_creations_each_get_their_own_sscc() {
+    let app = spawn_app().await;
+    let serials: Vec<String> = (0..40).map(|i| format!("C{i}")).collect();
+    let refs: Vec<&str> = serials.iter().map(String::as_str).collect();
+    let items = app.seed_items("acme", "L1", &refs).await;
+    let bodies: Vec<Value> = items
+        .iter()
+        .map(|item| TestApp::shipment_body(std::slice::from_ref(item), "fastfreight"))
+        .collect();
+    let answers = futures::future::join_all(
+        bodies
+            .iter()
+            .map(|body| app.post("/v1/shipments", Some(&app.keys.acme), body)),
+    )
+    .await;
+    let mut ssccs = std::collections::BTreeSet::new();
+    for response in answers {
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        assert!(ssccs.insert(body["sscc"].as_str().unwrap().to_owned()));
+    }
+    assert_eq!(ssccs.len(), 40);
+}
