@@ -38,3 +38,4 @@ bench: infra-up
 	$(CARGO) bench -p tracechain-registry --bench load
 	$(CARGO) bench -p tracechain-bus --bench bus
 	$(CARGO) bench -p tracechain-ledger --bench ledger
+	$(CARGO) bench -p tracechain-shipments --bench scans

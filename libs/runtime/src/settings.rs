@@ -37,6 +37,10 @@ pub struct BusSettings {
     pub session_timeout_ms: u64,
     /// How long a publish may wait for the broker's acknowledgement, in ms.
     pub delivery_timeout_ms: u64,
+    /// How long the producer waits to fill a batch (`linger.ms`): longer
+    /// means fewer, larger produce requests (less broker work per event)
+    /// and that much more latency per publish.
+    pub linger_ms: u64,
     /// Where the embedded bus keeps its log.
     pub data_dir: PathBuf,
 }
@@ -49,6 +53,7 @@ impl Default for BusSettings {
             client_id: "tracechain".to_owned(),
             session_timeout_ms: 10_000,
             delivery_timeout_ms: 30_000,
+            linger_ms: 5,
             data_dir: PathBuf::from("data/bus"),
         }
     }
@@ -61,6 +66,7 @@ impl BusSettings {
         config.client_id = self.client_id.clone();
         config.session_timeout = Duration::from_millis(self.session_timeout_ms);
         config.delivery_timeout = Duration::from_millis(self.delivery_timeout_ms);
+        config.linger = Duration::from_millis(self.linger_ms);
         config
     }
 }
