@@ -332,7 +332,7 @@ async fn under_lock(
     shipment_id: Uuid,
     now: OffsetDateTime,
 ) -> Result<(ScanAccepted, bool), ShipmentsError> {
-    let record = state
+    let read = state
         .families
         .shipments
         .get(&shipment_id.to_string())
@@ -345,8 +345,8 @@ async fn under_lock(
                     reason: format!("names shipment {shipment_id}, which is not recorded yet"),
                 },
             )
-        })?
-        .value;
+        })?;
+    let (version, record) = (read.version, read.value);
     let party = &device.carrier;
     let to_party = scan
         .scan
@@ -434,7 +434,24 @@ async fn under_lock(
     let mut parties = record.parties();
     parties.insert(next.custodian.clone());
     parties.insert(party.clone());
-    let (_, applied) = state.record(&events, &parties, Some(event_id), now).await?;
+    let envelopes = state
+        .publish(&events, &parties, Some(event_id), now)
+        .await?;
+    // The scan goes onto the record read under the lock in one
+    // compare-and-set; anything else (a moved record, a failure) takes the
+    // projector's general path.
+    let applied = match state
+        .projector
+        .apply_scan_over(&envelopes[0], version, &record)
+        .await
+    {
+        Ok(true) => state.apply(&envelopes[1..]).await,
+        Ok(false) => state.apply(&envelopes).await,
+        Err(error) => {
+            tracing::warn!(%error, "Applying a scan over the locked record failed; applying it afresh");
+            state.apply(&envelopes).await
+        }
+    };
     let accepted = ScanAccepted {
         event_id,
         shipment_id,

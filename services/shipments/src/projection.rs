@@ -473,13 +473,12 @@ impl ShipmentsProjector {
         self.issuer.key()
     }
 
-    async fn apply_scan(
-        &self,
-        families: &Families,
+    /// The custody entry a `scan.recorded` adds, and the nonce it used.
+    fn scan_entry(
         scan: &ScanRecorded,
         event_id: Uuid,
         at: OffsetDateTime,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<(CustodyEntry, String), ProjectionError> {
         let signed: Scan = serde_json::from_value(scan.signed.clone()).map_err(|e| {
             ProjectionError::Invalid(format!("scan.recorded {event_id}: signed scan: {e}"))
         })?;
@@ -488,46 +487,109 @@ impl ShipmentsProjector {
             kind: scan.kind,
             scanned_by: scan.scanned_by.clone(),
             device_id: scan.device_id,
-            scanned_at: signed.scanned_at.clone(),
+            scanned_at: signed.scanned_at,
             recorded_at: at,
-            location: signed.location.clone(),
-            gln: signed.gln.clone(),
-            to_party: signed.to_party.clone(),
-            note: signed.note.clone(),
+            location: signed.location,
+            gln: signed.gln,
+            to_party: signed.to_party,
+            note: signed.note,
             state: scan.state,
             custodian: scan.custodian.clone(),
         };
+        Ok((entry, signed.nonce))
+    }
+
+    /// `current` with the scan applied; `None` when it already holds it.
+    /// The state after the scan is the event's, not recomputed, so replays
+    /// and rebuilds land on the same state.
+    fn with_scan(
+        current: &ShipmentRecord,
+        scan: &ScanRecorded,
+        entry: &CustodyEntry,
+    ) -> Option<ShipmentRecord> {
+        if current.scans.iter().any(|s| s.event_id == entry.event_id) {
+            return None;
+        }
+        let mut next = current.clone();
+        let before = &current.custody;
+        next.custody = Custody {
+            state: scan.state,
+            custodian: scan.custodian.clone(),
+            resume: (scan.state == ShipmentState::Exception).then(|| match before.state {
+                ShipmentState::Exception => before.resume.unwrap_or(ShipmentState::Created),
+                other => other,
+            }),
+        };
+        if !next.holders.contains(&scan.custodian) {
+            next.holders.push(scan.custodian.clone());
+        }
+        next.scans.push(entry.clone());
+        Some(next)
+    }
+
+    async fn apply_scan(
+        &self,
+        families: &Families,
+        scan: &ScanRecorded,
+        event_id: Uuid,
+        at: OffsetDateTime,
+    ) -> Result<(), ProjectionError> {
+        let (entry, nonce) = Self::scan_entry(scan, event_id, at)?;
         let id = scan.shipment_id.to_string();
         let updated = families
             .shipments
-            .update(&id, |current| {
-                let current = current?;
-                if current.scans.iter().any(|s| s.event_id == event_id) {
-                    return None;
-                }
-                let mut next = current.clone();
-                let before = &current.custody;
-                next.custody = Custody {
-                    state: scan.state,
-                    custodian: scan.custodian.clone(),
-                    resume: (scan.state == ShipmentState::Exception).then(|| match before.state {
-                        ShipmentState::Exception => before.resume.unwrap_or(ShipmentState::Created),
-                        other => other,
-                    }),
-                };
-                if !next.holders.contains(&scan.custodian) {
-                    next.holders.push(scan.custodian.clone());
-                }
-                next.scans.push(entry.clone());
-                Some(next)
-            })
+            .update(&id, |current| Self::with_scan(current?, scan, &entry))
             .await?;
         let Some(record) = updated else {
             return Err(ProjectionError::Invalid(format!(
                 "scan.recorded {event_id} is for shipment {id}, which has no shipment.created before it"
             )));
         };
-        let record = record.value;
+        self.after_scan(families, &record.value, scan, &nonce, event_id)
+            .await
+    }
+
+    /// Applies a `scan.recorded` its publisher built from `record`, read
+    /// at `version` under the shipment's lock: one compare-and-set instead
+    /// of a read and one. False when the record moved since (then apply
+    /// the envelope with [`Projector::apply`]).
+    pub async fn apply_scan_over(
+        &self,
+        envelope: &Envelope,
+        version: u64,
+        record: &ShipmentRecord,
+    ) -> Result<bool, ProjectionError> {
+        let Ok(Some(ShipmentEvent::ScanRecorded(scan))) = ShipmentEvent::read(envelope) else {
+            return Ok(false);
+        };
+        let (entry, nonce) = Self::scan_entry(&scan, envelope.id(), envelope.occurred_at())?;
+        let Some(next) = Self::with_scan(record, &scan, &entry) else {
+            return Ok(false);
+        };
+        let families = &self.families;
+        let applied = families
+            .shipments
+            .compare_and_set(&record.id.to_string(), Some(version), &next)
+            .await?
+            .is_applied();
+        if applied {
+            self.after_scan(families, &next, &scan, &nonce, envelope.id())
+                .await?;
+        }
+        Ok(applied)
+    }
+
+    /// What follows a scan's write: the holder's index, the nonce, and on
+    /// delivery the items' release. Each is idempotent.
+    async fn after_scan(
+        &self,
+        families: &Families,
+        record: &ShipmentRecord,
+        scan: &ScanRecorded,
+        nonce: &str,
+        event_id: Uuid,
+    ) -> Result<(), ProjectionError> {
+        let id = record.id.to_string();
         let store = families.store.as_ref();
         let score =
             u64::try_from(record.created_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
@@ -541,7 +603,7 @@ impl ShipmentsProjector {
         }
         store
             .idempotency_complete(
-                &nonce_key(&scan.device_id, &signed.nonce),
+                &nonce_key(&scan.device_id, nonce),
                 event_id.to_string().as_bytes(),
                 self.nonce_retention,
             )

@@ -125,6 +125,20 @@ impl AppState {
         first_id: Option<Uuid>,
         at: OffsetDateTime,
     ) -> Result<(Vec<Envelope>, bool), ShipmentsError> {
+        let envelopes = self.publish(events, parties, first_id, at).await?;
+        let applied = self.apply(&envelopes).await;
+        Ok((envelopes, applied))
+    }
+
+    /// The publishing half of [`Self::record`]: the envelopes, once the
+    /// broker acknowledged every one.
+    pub async fn publish(
+        &self,
+        events: &[ShipmentEvent],
+        parties: &BTreeSet<TenantId>,
+        first_id: Option<Uuid>,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Envelope>, ShipmentsError> {
         let mut batch = Vec::with_capacity(events.len());
         for (i, event) in events.iter().enumerate() {
             let mut envelope = event
@@ -151,19 +165,23 @@ impl AppState {
                 "Event published"
             );
         }
+        Ok(batch.into_iter().map(|(_, envelope)| envelope).collect())
+    }
+
+    /// The applying half of [`Self::record`]: applies each published
+    /// envelope to the projection; false if one failed (the projection
+    /// consumer applies it).
+    pub async fn apply(&self, envelopes: &[Envelope]) -> bool {
         let store = Arc::clone(&self.families.store);
         let mut applied = true;
-        for (_, envelope) in &batch {
+        for envelope in envelopes {
             if let Err(error) = self.projector.apply(store.as_ref(), envelope).await {
                 applied = false;
                 tracing::warn!(%error, event_id = %envelope.id(),
                     "Applying a published event failed; the projection consumer will apply it");
             }
         }
-        Ok((
-            batch.into_iter().map(|(_, envelope)| envelope).collect(),
-            applied,
-        ))
+        applied
     }
 
     /// Runs `work` once per `Idempotency-Key` of `principal`
