@@ -370,3 +370,20 @@ fn readiness(bus: &Arc<dyn EventBus>, topics: &TopicsReady, engine: &Arc<Engine>
         }))
         .with_timeout(PROBE_TIMEOUT + Duration::from_millis(500))
 }
+
+/// Runs the ledger as its own process would: settings from defaults,
+/// `config` (TOML) and `TRACECHAIN_*` environment variables; the bus they
+/// name; until SIGTERM or Ctrl-C. The ledger's `main` and `tracechain
+/// serve ledger` both call this.
+pub async fn serve(config: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let settings: LedgerSettings =
+        tracechain_runtime::load_settings(config).context("loading the ledger settings")?;
+    let bus = tracechain_runtime::connect_bus(&settings.bus).context("setting up the bus")?;
+    let app = Application::build(settings, bus)
+        .await
+        .context("starting the ledger")?;
+    tracechain_runtime::cancel_on_shutdown_signal(app.shutdown_token());
+    app.run_until_stopped().await?;
+    Ok(())
+}

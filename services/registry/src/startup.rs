@@ -180,3 +180,27 @@ impl Application {
         Ok(result?)
     }
 }
+
+/// Runs the service as its own process would: settings from defaults,
+/// `config` (TOML) and `TRACECHAIN_*` environment variables; the bus and
+/// store they name; until SIGTERM or Ctrl-C; then the store is closed. The
+/// service's `main` and `tracechain serve registry` both call this.
+pub async fn serve(config: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let settings: RegistrySettings =
+        tracechain_runtime::load_settings(config).context("loading the registry settings")?;
+    let infra = Infrastructure::connect(
+        &settings.bus,
+        &settings.store,
+        tracechain_store::Namespace::service(crate::SERVICE_NAME)?,
+    )
+    .await
+    .context("setting up the bus and the store")?;
+    let app = Application::build(settings, infra.clone())
+        .await
+        .context("starting the registry")?;
+    tracechain_runtime::cancel_on_shutdown_signal(app.shutdown_token());
+    app.run_until_stopped().await?;
+    infra.store.close().await.context("closing the store")?;
+    Ok(())
+}

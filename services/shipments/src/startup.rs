@@ -190,3 +190,27 @@ impl Application {
         Ok(result?)
     }
 }
+
+/// Runs the service as its own process would: settings from defaults,
+/// `config` (TOML) and `TRACECHAIN_*` environment variables; the bus and
+/// store they name; until SIGTERM or Ctrl-C; then the store is closed. The
+/// service's `main` and `tracechain serve shipments` both call this.
+pub async fn serve(config: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let settings: ShipmentsSettings =
+        tracechain_runtime::load_settings(config).context("loading the shipments settings")?;
+    let infra = Infrastructure::connect(
+        &settings.bus,
+        &settings.store,
+        tracechain_store::Namespace::service(crate::SERVICE_NAME)?,
+    )
+    .await
+    .context("setting up the bus and the store")?;
+    let app = Application::build(settings, infra.clone())
+        .await
+        .context("starting the shipments service")?;
+    tracechain_runtime::cancel_on_shutdown_signal(app.shutdown_token());
+    app.run_until_stopped().await?;
+    infra.store.close().await.context("closing the store")?;
+    Ok(())
+}
