@@ -2,7 +2,11 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test lint fmt clippy nextest doctest infra-up infra-down bench build
+.PHONY: up test lint fmt clippy nextest doctest infra-up infra-down bench build
+
+# Every service in one process on the embedded bus and store, data in ./data.
+up:
+	$(CARGO) run --release --locked -p tracechain -- up
 
 test: lint infra-up doctest nextest
 

@@ -3,6 +3,8 @@
 
 mod apikey;
 mod key;
+mod serve;
+mod up;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +25,12 @@ enum Command {
     /// Ed25519 signing keys (the ledger's block key, test phones).
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Run every service in one process on the embedded bus and store
+    /// (data in ./data); the first start creates demo API keys.
+    Up(up::UpArgs),
+    /// Run one service against Kafka and Redis, configured by
+    /// `--config <file>` and `TRACECHAIN_*` environment variables.
+    Serve(serve::ServeArgs),
     /// Verify a ledger's chain (from its block store or its API) or one
     /// event's inclusion proof, trusting only the public keys you give.
     #[command(subcommand)]
@@ -35,6 +43,8 @@ impl Cli {
             Command::Apikey(command) => command.run(),
             Command::Key(command) => command.run(),
             Command::Verify(command) => command.run(),
+            Command::Up(args) => args.run(),
+            Command::Serve(args) => args.run(),
         }
     }
 }
