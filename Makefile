@@ -2,11 +2,15 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: up test lint fmt clippy nextest doctest infra-up infra-down bench build
+.PHONY: up demo test lint fmt clippy nextest doctest infra-up infra-down bench build
 
 # Every service in one process on the embedded bus and store, data in ./data.
 up:
 	$(CARGO) run --release --locked -p tracechain -- up
+
+# The story, step by step, against `make up` running in another terminal.
+demo:
+	$(CARGO) run --release --locked -p tracechain -- demo
 
 test: lint infra-up doctest nextest
 

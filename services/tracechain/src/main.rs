@@ -1,6 +1,6 @@
-//! The `tracechain` command line: operator key tools and chain verification
-//! today; the embedded all-in-one mode, `serve <service>` and `demo` as the
-//! services land.
+//! The `tracechain` command line: `up` (every service in one process),
+//! `serve <service>`, `demo` (the story against a running system), and the
+//! operator's key tools and chain verification.
 
 mod cli;
 

@@ -263,6 +263,69 @@ fn one_process_runs_the_story_and_a_restart_keeps_everything() {
         (409, Some("nonce")),
         "{replay}"
     );
+
+    // `tracechain demo` walks the whole story against it and verifies the
+    // delivery's inclusion proof with the ledger's public key.
+    let out = dir.path().join("demo-out");
+    let demo = Command::new(env!("CARGO_BIN_EXE_tracechain"))
+        .arg("demo")
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--registry", &up.registry])
+        .args(["--shipments", &up.shipments])
+        .args(["--ledger", &up.ledger])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&demo.stdout);
+    assert!(
+        demo.status.success(),
+        "demo failed: {printed}{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    for step in [
+        "1. ",
+        "2. ",
+        "3. ",
+        "4. ",
+        "5. ",
+        "6. ",
+        "verified:",
+        "done:",
+    ] {
+        assert!(printed.contains(step), "{step} in {printed}");
+    }
+    for file in ["item-S1.png", "item-S2.png", "item-S3.png", "label.png"] {
+        assert!(
+            !tracechain_testkit::zbar(&out.join(file)).is_empty(),
+            "{file}"
+        );
+    }
+    // The files it wrote verify on their own with the CLI.
+    let verify = Command::new(env!("CARGO_BIN_EXE_tracechain"))
+        .args(["verify", "proof", "--event"])
+        .arg(out.join("event.json"))
+        .arg("--proof")
+        .arg(out.join("proof.json"))
+        .arg("--checkpoint")
+        .arg(out.join("checkpoint.txt"))
+        .arg("--key")
+        .arg(
+            SigningKey::from_pkcs8_pem(
+                &std::fs::read_to_string(data.join("ledger/signing-key.pem")).unwrap(),
+            )
+            .unwrap()
+            .verifying_key()
+            .to_base64(),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
     stop(&mut up);
 }
 

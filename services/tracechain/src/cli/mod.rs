@@ -2,6 +2,7 @@
 //! and returns `anyhow::Result`, so `main` prints one error chain and exits 1.
 
 mod apikey;
+mod demo;
 mod key;
 mod serve;
 mod up;
@@ -28,6 +29,10 @@ enum Command {
     /// Run every service in one process on the embedded bus and store
     /// (data in ./data); the first start creates demo API keys.
     Up(up::UpArgs),
+    /// Walk the story against a running system, printing each step:
+    /// products, a shipment, signed scans, and the delivery's inclusion
+    /// proof verified here.
+    Demo(demo::DemoArgs),
     /// Run one service against Kafka and Redis, configured by
     /// `--config <file>` and `TRACECHAIN_*` environment variables.
     Serve(serve::ServeArgs),
@@ -45,6 +50,7 @@ impl Cli {
             Command::Verify(command) => command.run(),
             Command::Up(args) => args.run(),
             Command::Serve(args) => args.run(),
+            Command::Demo(args) => args.run(),
         }
     }
 }

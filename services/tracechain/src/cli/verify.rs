@@ -29,6 +29,17 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tracechain_chain::VerifiedHead;
 
+/// Verifies one event's inclusion proof from files, as `tracechain verify
+/// proof` does (the demo's last step).
+pub(crate) fn verify_proof_files(
+    event: &std::path::Path,
+    proof: &std::path::Path,
+    checkpoint: &std::path::Path,
+    key: &str,
+) -> anyhow::Result<()> {
+    proof::run(proof::ProofArgs::new(event, proof, checkpoint, key))
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum VerifyCommand {
     /// Verify a ledger's block store directory block by block: signatures,

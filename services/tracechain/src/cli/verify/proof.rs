@@ -49,6 +49,20 @@ pub(crate) struct ProofArgs {
     origin: Option<String>,
 }
 
+impl ProofArgs {
+    /// The arguments for files and one key, as a caller inside the binary
+    /// passes them.
+    pub(super) fn new(event: &Path, proof: &Path, checkpoint: &Path, key: &str) -> ProofArgs {
+        ProofArgs {
+            event: event.to_owned(),
+            proof: proof.to_owned(),
+            checkpoint: Some(checkpoint.to_owned()),
+            keys: vec![key.to_owned()],
+            origin: None,
+        }
+    }
+}
+
 pub(super) fn run(args: ProofArgs) -> anyhow::Result<()> {
     let proof: ProofResponse =
         serde_json::from_str(&read(&args.proof, "--proof")?).with_context(|| {
