@@ -251,15 +251,9 @@ pub(crate) fn random() -> u64 {
 
 /// A random valid GTIN-14.
 pub(crate) fn random_gtin() -> Gtin {
-    let n = random() % 1_000_000_000_000;
-    let body = format!("0{n:012}");
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
-        .sum();
-    Gtin::parse(&format!("{body}{}", (10 - sum % 10) % 10)).unwrap()
+    let body = format!("0{:012}", random() % 1_000_000_000_000);
+    let check = tracechain_domain::gs1::check_digit(&body).unwrap();
+    Gtin::parse(&format!("{body}{check}")).unwrap()
 }
 
 impl TestApp {

@@ -112,13 +112,8 @@ fn key_of<'a>(keys: &'a [DemoKey], role: &str, nth: usize) -> anyhow::Result<&'a
 fn fresh_gtin() -> String {
     let n = uuid::Uuid::now_v7().as_u128() % 1_000_000_000;
     let body = format!("950{n:09}");
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
-        .sum();
-    format!("{body}{}", (10 - sum % 10) % 10)
+    let check = tracechain_domain::gs1::check_digit(&body).unwrap_or(0);
+    format!("{body}{check}")
 }
 
 /// A scan signed by `phone`: ed25519 over the RFC 8785 bytes of the body.
