@@ -69,6 +69,21 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// The first three errors as `field: message; …`, then how many more:
+    /// the detail line of a 422 listing `errors`.
+    pub fn describe(errors: &[FieldError]) -> String {
+        let mut text = errors
+            .iter()
+            .take(3)
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        if errors.len() > 3 {
+            text.push_str(&format!(" (and {} more)", errors.len() - 3));
+        }
+        text
+    }
+
     /// A field error.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {

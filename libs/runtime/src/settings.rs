@@ -126,6 +126,25 @@ pub fn invalid(key: &'static str, reason: impl Into<String>) -> SettingError {
     }
 }
 
+/// Checks a projection's name (it names a consumer group and store keys):
+/// 1 to 64 characters from `a-z`, `0-9` and `-`; the error names
+/// `projection.name`.
+pub fn validate_projection_name(name: &str) -> Result<(), SettingError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "projection.name",
+            "must be 1 to 64 characters from a-z, 0-9 and '-'",
+        ))
+    }
+}
+
 /// Checks a public base URL (a Digital Link base, a service's own address):
 /// `http(s)://host[:port][/prefix]` with no query, fragment, whitespace or
 /// user information; a trailing `/` is tolerated (callers trim it).

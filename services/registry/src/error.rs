@@ -21,7 +21,7 @@ pub enum RegistryError {
     #[error(transparent)]
     Auth(#[from] AuthError),
     /// The body's fields are invalid (422), each one listed.
-    #[error("the request is invalid: {}", describe_fields(.0))]
+    #[error("the request is invalid: {}", FieldError::describe(.0))]
     Invalid(Vec<FieldError>),
     /// A path or query parameter is invalid (400).
     #[error("{parameter} is invalid: {message}")]
@@ -179,19 +179,6 @@ impl From<QrParameterError> for RegistryError {
     fn from(error: QrParameterError) -> Self {
         RegistryError::parameter(error.parameter, error.message)
     }
-}
-
-fn describe_fields(errors: &[FieldError]) -> String {
-    let mut text = errors
-        .iter()
-        .take(3)
-        .map(|e| format!("{}: {}", e.field, e.message))
-        .collect::<Vec<_>>()
-        .join("; ");
-    if errors.len() > 3 {
-        text.push_str(&format!(" (and {} more)", errors.len() - 3));
-    }
-    text
 }
 
 impl RegistryError {

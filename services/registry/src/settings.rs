@@ -16,7 +16,7 @@ use tracechain_http::HttpSettings;
 /// The error [`RegistrySettings::validate`] returns (shared by every service).
 pub use tracechain_runtime::SettingError;
 use tracechain_runtime::settings::invalid;
-use tracechain_runtime::{BusSettings, StoreSettings, validate_base_url};
+use tracechain_runtime::{BusSettings, StoreSettings, validate_base_url, validate_projection_name};
 
 /// The largest accepted JSON body by default: 1 MiB, so that a batch of
 /// 10,000 serials of 20 characters (even with JSON escapes) fits.
@@ -185,18 +185,7 @@ impl RegistrySettings {
         if self.topic.replication_factor < 1 {
             return Err(invalid("topic.replication_factor", "must be at least 1"));
         }
-        let name = &self.projection.name;
-        let name_ok = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !name_ok {
-            return Err(invalid(
-                "projection.name",
-                "must be 1 to 64 characters from a-z, 0-9 and '-'",
-            ));
-        }
+        validate_projection_name(&self.projection.name)?;
         if self.projection.marker_check_interval_ms == 0 {
             return Err(invalid(
                 "projection.marker_check_interval_ms",

@@ -200,7 +200,7 @@ pub enum ShipmentsError {
         actual: String,
     },
     /// The body's fields are invalid (422), each one listed.
-    #[error("the request is invalid: {}", describe_fields(.0))]
+    #[error("the request is invalid: {}", FieldError::describe(.0))]
     Invalid(Vec<FieldError>),
     /// A path or query parameter is invalid (400).
     #[error("{} is invalid: {}", .0.field, .0.message)]
@@ -287,19 +287,6 @@ impl From<BusError> for ShipmentsError {
     fn from(error: BusError) -> Self {
         ShipmentsError::Bus(error)
     }
-}
-
-fn describe_fields(errors: &[FieldError]) -> String {
-    let mut text = errors
-        .iter()
-        .take(3)
-        .map(|e| format!("{}: {}", e.field, e.message))
-        .collect::<Vec<_>>()
-        .join("; ");
-    if errors.len() > 3 {
-        text.push_str(&format!(" (and {} more)", errors.len() - 3));
-    }
-    text
 }
 
 impl ShipmentsError {

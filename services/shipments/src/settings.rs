@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tracechain_http::HttpSettings;
 pub use tracechain_runtime::SettingError;
 use tracechain_runtime::settings::invalid;
-use tracechain_runtime::{BusSettings, StoreSettings, validate_base_url};
+use tracechain_runtime::{BusSettings, StoreSettings, validate_base_url, validate_projection_name};
 
 use crate::domain::sscc::SsccIssuer;
 
@@ -240,18 +240,7 @@ impl ShipmentsSettings {
         if self.topics.replication_factor < 1 {
             return Err(invalid("topics.replication_factor", "must be at least 1"));
         }
-        let name = &self.projection.name;
-        let name_ok = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !name_ok {
-            return Err(invalid(
-                "projection.name",
-                "must be 1 to 64 characters from a-z, 0-9 and '-'",
-            ));
-        }
+        validate_projection_name(&self.projection.name)?;
         if self.projection.marker_check_interval_ms == 0 {
             return Err(invalid(
                 "projection.marker_check_interval_ms",
