@@ -194,6 +194,19 @@ mod tests {
             &log,
         );
         assert_eq!(child.log(), Some(log.as_path()));
+        // Signal only once the shell has written its line: a SIGTERM that
+        // lands before `echo` runs would leave the log empty.
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("started")
+        {
+            assert!(
+                std::time::Instant::now() < until,
+                "the child never wrote its line"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert!(child.try_wait().is_none());
         child.signal("TERM");
         let status = child
