@@ -26,26 +26,20 @@ pub(crate) async fn create_topics(
     specs: &[TopicSpec],
     timeout: Duration,
 ) -> Result<Vec<String>, BusError> {
-    let settings: Vec<(String, Option<String>, &'static str)> = specs
-        .iter()
-        .map(|s| {
-            (
-                s.name.clone(),
-                s.retention_ms.map(|ms| ms.to_string()),
-                if s.compacted { "compact" } else { "delete" },
-            )
-        })
-        .collect();
+    let settings: Vec<(Option<String>, Option<&'static str>)> =
+        specs.iter().map(topic_configs).collect();
     let new_topics: Vec<NewTopic<'_>> = specs
         .iter()
         .zip(&settings)
-        .map(|(spec, (_, retention, cleanup))| {
+        .map(|(spec, (retention, cleanup))| {
             let mut topic = NewTopic::new(
                 &spec.name,
                 spec.partitions,
                 TopicReplication::Fixed(i32::from(spec.replication_factor)),
-            )
-            .set("cleanup.policy", cleanup);
+            );
+            if let Some(cleanup) = cleanup {
+                topic = topic.set("cleanup.policy", cleanup);
+            }
             if let Some(retention) = retention {
                 topic = topic.set("retention.ms", retention);
             }
@@ -73,6 +67,23 @@ pub(crate) async fn create_topics(
         }
     }
     Ok(existing)
+}
+
+/// The `retention.ms` and `cleanup.policy` a topic is created with.
+///
+/// A topic kept forever (`retention.ms=-1`, not compacted) states no
+/// `cleanup.policy`: Kafka's default, `delete`, has nothing to delete
+/// there, and tansu 0.6 reads an explicit `delete` with `retention.ms=-1`
+/// as "older than -1 ms" and deletes every record at its next maintenance
+/// (its `policy_delete.sql` compares `now - timestamp > retention.ms`).
+fn topic_configs(spec: &TopicSpec) -> (Option<String>, Option<&'static str>) {
+    let retention = spec.retention_ms.map(|ms| ms.to_string());
+    let cleanup = match (spec.compacted, spec.retention_ms) {
+        (true, _) => Some("compact"),
+        (false, Some(ms)) if ms < 0 => None,
+        (false, _) => Some("delete"),
+    };
+    (retention, cleanup)
 }
 
 /// The partition count of `topic` (blocking).
@@ -152,4 +163,27 @@ pub(crate) fn watermarks<C: ClientContext>(
                 .map_err(|e| BusError::kafka("fetch watermarks", Some(topic), e))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_topic_kept_forever_states_no_cleanup_policy() {
+        let forever = TopicSpec::new("events", 3);
+        assert_eq!(topic_configs(&forever), (Some("-1".to_owned()), None));
+        let week = TopicSpec::new("events", 3).with_retention_ms(Some(604_800_000));
+        assert_eq!(
+            topic_configs(&week),
+            (Some("604800000".to_owned()), Some("delete"))
+        );
+        let default = TopicSpec::new("events", 3).with_retention_ms(None);
+        assert_eq!(topic_configs(&default), (None, Some("delete")));
+        let compacted = TopicSpec::new("state", 3).with_compaction(true);
+        assert_eq!(
+            topic_configs(&compacted),
+            (Some("-1".to_owned()), Some("compact"))
+        );
+    }
 }
