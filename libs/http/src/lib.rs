@@ -25,6 +25,7 @@ pub mod app;
 pub mod assets;
 pub mod auth;
 pub mod defaults;
+pub mod gate;
 pub mod health;
 pub mod metrics;
 pub mod negotiate;
@@ -42,6 +43,7 @@ pub use auth::{
     generate_api_key,
 };
 pub use defaults::{Limits, configure_defaults, method_not_allowed};
+pub use gate::ServingGate;
 pub use health::{Readiness, ReadinessCheck, check_fn};
 pub use metrics::Metrics;
 pub use openapi::{ApiDocs, BearerAuth};

@@ -2,6 +2,7 @@
 //! and rebuilds it when the store lost it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -63,6 +64,14 @@ pub struct ProjectionRunner {
     options: RunnerOptions,
     positions: Arc<Mutex<AppliedPositions>>,
     last_marker_check: Arc<Mutex<Option<Instant>>>,
+    /// True while the store is known to hold the complete projection:
+    /// cleared the moment a check finds the marker gone, set again once the
+    /// rebuild finished. Readiness reads it.
+    complete: Arc<AtomicBool>,
+    /// True from the moment a rebuild starts until one succeeds: the store
+    /// holds part of the projection. Request handlers read it to refuse
+    /// (503) rather than answer from a half-rebuilt store.
+    rebuilding: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for ProjectionRunner {
@@ -101,7 +110,36 @@ impl ProjectionRunner {
             options,
             positions: Arc::new(Mutex::new(positions)),
             last_marker_check: Arc::new(Mutex::new(None)),
+            complete: Arc::new(AtomicBool::new(false)),
+            rebuilding: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The flag this runner keeps true from the start of a rebuild until a
+    /// rebuild succeeds (see [`ProjectionRunner::is_rebuilding`]).
+    pub fn rebuilding(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.rebuilding)
+    }
+
+    /// Whether the store holds a projection being rebuilt: a rebuild
+    /// started (the store was found without it) and none has succeeded
+    /// since. Before the first check this is false: an unchecked store is
+    /// not known to be partial.
+    pub fn is_rebuilding(&self) -> bool {
+        self.rebuilding.load(Ordering::Acquire)
+    }
+
+    /// The flag this runner keeps true exactly while the store is known to
+    /// hold the complete projection (see [`ProjectionRunner::is_complete`]).
+    pub fn completeness(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.complete)
+    }
+
+    /// Whether the last check found the projection complete and no check
+    /// since found it gone. A store that lost its state is noticed at the
+    /// next check (at most `marker_check_interval` later).
+    pub fn is_complete(&self) -> bool {
+        self.complete.load(Ordering::Acquire)
     }
 
     /// The consumer group the runner joins.
@@ -111,15 +149,20 @@ impl ProjectionRunner {
 
     /// Rebuilds now: with `clear`, from an emptied namespace.
     pub async fn rebuild(&self, clear: bool) -> Result<RebuildReport, RebuildError> {
+        self.complete.store(false, Ordering::Release);
+        self.rebuilding.store(true, Ordering::Release);
         let mut positions = self.positions.lock().await;
-        rebuild(
+        let report = rebuild(
             self.bus.as_ref(),
             self.store.as_ref(),
             self.projector.as_ref(),
             &mut positions,
             clear,
         )
-        .await
+        .await?;
+        self.complete.store(true, Ordering::Release);
+        self.rebuilding.store(false, Ordering::Release);
+        Ok(report)
     }
 
     /// Rebuilds if the store does not hold a complete projection. Returns the
@@ -137,6 +180,7 @@ impl ProjectionRunner {
             .is_some();
         *self.last_marker_check.lock().await = Some(Instant::now());
         if present {
+            self.complete.store(true, Ordering::Release);
             return Ok(None);
         }
         tracing::warn!(projection = %self.projector.name(), "Store does not hold the projection; rebuilding from offset 0");
@@ -219,7 +263,18 @@ impl Handler for ProjectionRunner {
         {
             Ok(_) => Ok(()),
             Err(error @ ProjectionError::Store(_)) => Err(HandlerError::transient(error)),
-            Err(error @ ProjectionError::Invalid(_)) => Err(HandlerError::permanent(error)),
+            Err(error @ ProjectionError::Invalid(_)) => {
+                drop(positions);
+                // An event that does not follow from the store's state is
+                // only wrong if the store still holds the projection: after
+                // the store lost it (a FLUSHALL), the event is fine and the
+                // state is missing. Rebuild, then apply it again.
+                match self.ensure_complete().await {
+                    Ok(Some(_)) => Err(HandlerError::transient(error)),
+                    Ok(None) => Err(HandlerError::permanent(error)),
+                    Err(rebuild) => Err(HandlerError::transient(rebuild)),
+                }
+            }
         }
     }
 

@@ -166,6 +166,12 @@ async fn filled_then_lost_then_rebuilt(
         projector.clone(),
         options.clone(),
     );
+    let complete = runner.completeness();
+    let runner_rebuilding = runner.rebuilding();
+    assert!(
+        !runner.is_complete(),
+        "nothing is known before the first check"
+    );
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(runner.run(shutdown.clone()));
 
@@ -177,6 +183,14 @@ async fn filled_then_lost_then_rebuilt(
     )
     .await;
     let filled = state(store.as_ref(), AGGREGATES).await;
+    assert!(
+        complete.load(std::sync::atomic::Ordering::Acquire),
+        "complete once loaded"
+    );
+    assert!(
+        !runner_rebuilding.load(std::sync::atomic::Ordering::Acquire),
+        "not partial once loaded"
+    );
 
     // The store loses everything (what FLUSHALL does to this namespace); the
     // running projection notices and rebuilds from offset 0 by itself.
@@ -192,6 +206,14 @@ async fn filled_then_lost_then_rebuilt(
         "rebuilt after the store was emptied",
     )
     .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !complete.load(std::sync::atomic::Ordering::Acquire) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "complete again after the rebuild"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // Live events after the rebuild are applied exactly once.
     let late = named("agg-0", "late");
@@ -213,7 +235,14 @@ async fn filled_then_lost_then_rebuilt(
 
     // An explicit full rebuild by a fresh runner gives the same state again.
     let fresh = ProjectionRunner::new(Arc::clone(&bus), Arc::clone(&store), projector, options);
+    assert!(!fresh.is_complete());
+    assert!(
+        !fresh.is_rebuilding(),
+        "unchecked is not known to be partial"
+    );
     let report = fresh.rebuild(true).await.unwrap();
+    assert!(fresh.is_complete(), "complete after a rebuild");
+    assert!(!fresh.is_rebuilding(), "and no longer partial");
     assert_eq!(report.applied, (EVENTS + 1) as u64);
     assert_eq!(report.invalid + report.undecodable, 0);
     assert_eq!(state(store.as_ref(), AGGREGATES).await, want);

@@ -3,18 +3,22 @@
 //! from offset 0 when not), mark it ready, consume; after any failure,
 //! start over with backoff (200 ms doubling to 10 s).
 //!
-//! Invariant: `ready` is set only once the store holds a complete
-//! projection, so `/readyz` never reports ready over a half-rebuilt store.
+//! Invariant: the projection counts as ready only while the runner knows
+//! the store holds it complete, so `/readyz` never reports ready over a
+//! half-rebuilt store, and the [`ServingGate`] answers data routes 503
+//! while a rebuild is under way (after a `FLUSHALL`, say). A projection not
+//! loaded yet because the broker is down is not partial: the store answers
+//! what it holds, and writes fail on the bus.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracechain_bus::ConsumerOptions;
 use tracechain_http::problem::ErrorChain;
-use tracechain_http::{ReadinessCheck, check_fn};
+use tracechain_http::{ReadinessCheck, ServingGate, check_fn};
 use tracechain_projection::{ProjectionRunner, Projector, RunnerOptions};
 
 use crate::infra::Infrastructure;
@@ -23,16 +27,16 @@ use crate::topics::TopicsReady;
 
 /// Starts keeping `projector`'s projection current on `infra` (consumer
 /// group session from `bus`, the store's marker checked every
-/// `marker_check_interval`), until `stop`. Returns the task and the
-/// `projection` readiness check, failing until the projection is complete.
+/// `marker_check_interval`), until `stop`. Returns the task, the
+/// `projection` readiness check (failing while the projection is not
+/// complete) and the gate that closes the data routes while it rebuilds.
 pub fn start_projection(
     infra: &Infrastructure,
     projector: Arc<dyn Projector>,
     bus: &BusSettings,
     marker_check_interval: Duration,
     stop: CancellationToken,
-) -> (JoinHandle<()>, Arc<dyn ReadinessCheck>) {
-    let ready = Arc::new(AtomicBool::new(false));
+) -> (JoinHandle<()>, Arc<dyn ReadinessCheck>, ServingGate) {
     let runner = ProjectionRunner::new(
         Arc::clone(&infra.bus),
         Arc::clone(&infra.store),
@@ -46,29 +50,25 @@ pub fn start_projection(
             ..RunnerOptions::default()
         },
     );
-    let task = tokio::spawn(keep_projection_current(
-        runner,
-        Arc::clone(&ready),
-        infra.topics.clone(),
-        stop,
-    ));
+    let complete = runner.completeness();
+    let gate = ServingGate::closed_while(runner.rebuilding());
+    let task = tokio::spawn(keep_projection_current(runner, infra.topics.clone(), stop));
     let check = check_fn("projection", move || {
-        let ready = ready.load(Ordering::Acquire);
+        let ready = complete.load(Ordering::Acquire);
         async move {
             if ready {
                 Ok(())
             } else {
-                Err("the projection is not loaded yet".into())
+                Err("the projection is not complete: loading or rebuilding".into())
             }
         }
     });
-    (task, check)
+    (task, check, gate)
 }
 
 /// Runs `runner` until `stop`; see the [module docs](self).
 pub async fn keep_projection_current(
     runner: ProjectionRunner,
-    ready: Arc<AtomicBool>,
     topics: TopicsReady,
     stop: CancellationToken,
 ) {
@@ -91,7 +91,6 @@ pub async fn keep_projection_current(
                         "Projection rebuilt from the topics"
                     );
                 }
-                ready.store(true, Ordering::Release);
                 match runner.clone().run(stop.clone()).await {
                     Ok(stats) => {
                         tracing::info!(?stats, "Projection consumer stopped");

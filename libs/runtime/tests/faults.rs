@@ -87,6 +87,7 @@ async fn start(bus: BusSettings, store: StoreSettings, topic: &str) -> Running {
         limits: Limits::default(),
         metrics: Metrics::new(),
         readiness: infra.readiness(),
+        gate: Default::default(),
     };
     let service = web::Data::new(TestService {
         infra: infra.clone(),

@@ -90,6 +90,28 @@ where
         format!("{}:{id}", self.name)
     }
 
+    /// Reads `id` and the raw keys `others` in ONE atomic read, so what
+    /// `id` holds and what they hold are as of the same moment (a
+    /// completeness marker read beside a record says whether the record's
+    /// absence means anything).
+    pub async fn get_with(
+        &self,
+        id: &str,
+        others: &[&str],
+    ) -> Result<(Option<Versioned<T>>, Vec<Option<Versioned>>), StoreError> {
+        let key = self.key(id);
+        let mut keys = Vec::with_capacity(others.len() + 1);
+        keys.push(key.as_str());
+        keys.extend_from_slice(others);
+        let mut found = self.store.get_many(&keys).await?.into_iter();
+        let record = found
+            .next()
+            .flatten()
+            .map(|raw| decode(&key, raw))
+            .transpose()?;
+        Ok((record, found.collect()))
+    }
+
     /// Reads `id`.
     pub async fn get(&self, id: &str) -> Result<Option<Versioned<T>>, StoreError> {
         let key = self.key(id);

@@ -253,6 +253,8 @@ impl Application {
             limits: Limits::from(&settings.http),
             metrics,
             readiness,
+            // The ledger answers from its own block store, never half-loaded.
+            gate: Default::default(),
         };
         let state = web::Data::new(LedgerState {
             store: Arc::clone(&store),

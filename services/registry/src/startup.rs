@@ -118,7 +118,7 @@ impl Application {
             background.clone(),
         );
 
-        let (projection_task, projection_check) = start_projection(
+        let (projection_task, projection_check, gate) = start_projection(
             &infra,
             projector as Arc<dyn Projector>,
             &settings.bus,
@@ -131,6 +131,7 @@ impl Application {
             limits: Limits::from(&settings.http),
             metrics,
             readiness,
+            gate,
         };
         let keys = web::Data::new(keys);
         let server = start_service(

@@ -192,6 +192,7 @@ pub(crate) async fn spawn_app() -> TestApp {
         limits: Limits::from(&settings),
         metrics: Metrics::new(),
         readiness,
+        gate: Default::default(),
     };
     let listener = tracechain_http::bind(&settings).unwrap();
     let (tx, rx) = oneshot::channel::<()>();
