@@ -254,6 +254,10 @@ pub enum ShipmentsError {
     /// A scan was refused.
     #[error(transparent)]
     Scan(#[from] ScanRefusal),
+    /// The projection is being rebuilt (the store lost it): nothing can
+    /// be checked against it yet (503).
+    #[error("this service is rebuilding its state from the event log; retry shortly")]
+    Rebuilding,
     /// The event bus did not acknowledge the event (503).
     #[error("the event bus failed")]
     Bus(#[source] BusError),
@@ -392,6 +396,12 @@ impl ApiError for ShipmentsError {
                 "Idempotency-Key reused",
             ),
             ShipmentsError::Scan(refusal) => refusal.problem(),
+            ShipmentsError::Rebuilding => typed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "state-rebuilding",
+                "State being rebuilt",
+            )
+            .with_header("retry-after", "1"),
             ShipmentsError::Bus(error) => tracechain_runtime::bus_problem(error),
             ShipmentsError::Store(error) if error.is_unavailable() => {
                 tracechain_runtime::store_problem(error)

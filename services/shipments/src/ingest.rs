@@ -19,9 +19,13 @@
 //! 8. `transition` — the state machine allows the scan.
 //!
 //! Invariants: the nonce is claimed (a lease) before anything is
-//! published and released on every refusal or failure after it, so a
-//! refused scan changes nothing and a retry after a 503 is not taken for a
-//! replay; scans of one shipment are serialised by a lease lock, and the
+//! published and released on every refusal after it, so a refused scan
+//! changes nothing; after a failed publish it keeps its lease (the broker
+//! may hold the events all the same), so a re-sent scan is "in flight"
+//! until the projection has recorded it or the lease lapsed; a scan's event
+//! ids follow from its device, nonce and time, so even a scan published
+//! twice is one event to the ledger and the projection; scans of one
+//! shipment are serialised by a lease lock, and the
 //! state is re-read under it; the answer comes after the broker
 //! acknowledged `scan.recorded` (and `shipment.delivered` /
 //! `shipment.exception`, published with it in one batch).
@@ -33,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracechain_core::VerifyingKey;
 use tracechain_domain::{DigitalLink, TenantId};
+use tracechain_projection::{AppliedPositions, Projector as _};
 use tracechain_store::IdempotencyState;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -154,14 +159,22 @@ pub async fn ingest(
         CodeTarget::Item(item) => Some(families.open_items.key(item)),
         CodeTarget::Invalid(_) => None,
     };
-    let mut wanted = vec![device_key.as_str()];
+    // With them, in the same atomic read, the projection's completeness
+    // marker: a store that lost its state (a FLUSHALL) would otherwise call
+    // a registered device unknown, or take a replayed nonce for a new one,
+    // in the moment before the runner notices and closes the gate.
+    let marker = AppliedPositions::marker_key(state.projector.name());
+    let mut wanted = vec![marker.as_str(), device_key.as_str()];
     if let Some(key) = &code_key {
         wanted.push(key.as_str());
     }
     let found = families.store.get_many(&wanted).await?;
-    let device: Option<DeviceRecord> = decode(&device_key, found.first().cloned().flatten())?;
+    if found.first().is_none_or(Option::is_none) {
+        return Err(ShipmentsError::Rebuilding);
+    }
+    let device: Option<DeviceRecord> = decode(&device_key, found.get(1).cloned().flatten())?;
     let claim: Option<Claim> = match &code_key {
-        Some(key) => decode(key, found.get(1).cloned().flatten())?,
+        Some(key) => decode(key, found.get(2).cloned().flatten())?,
         None => None,
     };
 
@@ -220,6 +233,12 @@ pub async fn ingest(
             }
             state.metrics.accepted(accepted.kind);
         }
+        // The broker may hold what it did not acknowledge (a timed-out
+        // publish is "possibly persisted"): the nonce keeps its lease, so a
+        // re-sent scan is "in flight" until the lease lapses — longer than
+        // a delivery plus a rebalance, by the settings' check — by when the
+        // projection has recorded the nonce if the events did land.
+        Err(ShipmentsError::Bus(_)) => {}
         Err(_) => {
             if let Err(error) = families.store.idempotency_abandon(&nonce).await {
                 tracing::warn!(%error, "Releasing a refused scan's nonce failed; its lease will expire");
@@ -227,6 +246,32 @@ pub async fn ingest(
         }
     }
     outcome.map(|(accepted, _)| accepted)
+}
+
+/// The ids of a scan's events, fixed by the scan itself: `scan.recorded`'s
+/// and that of the `shipment.delivered` or `shipment.exception` it implies.
+///
+/// A phone re-sends a scan whose answer it lost; if the first attempt did
+/// reach the topic after all, the second publishes the SAME ids, so the
+/// ledger anchors the scan once and the projection records it once (both
+/// go by event id). UUIDv7 layout: the signed `scanned_at` in
+/// milliseconds, then SHA-256 of the device and nonce (unique per device
+/// by the nonce check) in place of the random bits.
+fn scan_event_ids(device_id: Uuid, nonce: &str, scanned_at: OffsetDateTime) -> (Uuid, Uuid) {
+    use sha2::{Digest, Sha256};
+    let millis = u64::try_from(scanned_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let id = |role: &[u8]| {
+        let digest = Sha256::new()
+            .chain_update(b"tracechain scan event id\0")
+            .chain_update(role)
+            .chain_update(device_id.as_bytes())
+            .chain_update(nonce.as_bytes())
+            .finalize();
+        let mut random = [0u8; 10];
+        random.copy_from_slice(&digest[..10]);
+        uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+    };
+    (id(b"scan.recorded"), id(b"follow-up"))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(
@@ -332,20 +377,27 @@ async fn under_lock(
     shipment_id: Uuid,
     now: OffsetDateTime,
 ) -> Result<(ScanAccepted, bool), ShipmentsError> {
-    let read = state
+    // The record and the completeness marker in one atomic read: without
+    // the marker (the store lost everything after this scan's first read),
+    // "not recorded" would be a false refusal.
+    let marker = AppliedPositions::marker_key(state.projector.name());
+    let (read, marker_read) = state
         .families
         .shipments
-        .get(&shipment_id.to_string())
-        .await?
-        .ok_or_else(|| {
-            refuse(
-                state,
-                ScanRefusal::Code {
-                    code: scan.scan.code.chars().take(200).collect(),
-                    reason: format!("names shipment {shipment_id}, which is not recorded yet"),
-                },
-            )
-        })?;
+        .get_with(&shipment_id.to_string(), &[marker.as_str()])
+        .await?;
+    if marker_read.first().is_none_or(Option::is_none) {
+        return Err(ShipmentsError::Rebuilding);
+    }
+    let read = read.ok_or_else(|| {
+        refuse(
+            state,
+            ScanRefusal::Code {
+                code: scan.scan.code.chars().take(200).collect(),
+                reason: format!("names shipment {shipment_id}, which is not recorded yet"),
+            },
+        )
+    })?;
     let (version, record) = (read.version, read.value);
     let party = &device.carrier;
     let to_party = scan
@@ -377,7 +429,7 @@ async fn under_lock(
             )
         })?;
 
-    let event_id = Uuid::now_v7();
+    let (event_id, follow_up_id) = scan_event_ids(device.id, &scan.scan.nonce, scan.scanned_at);
     let label = DigitalLink::Logistic {
         sscc: record.sscc.clone(),
     }
@@ -435,7 +487,7 @@ async fn under_lock(
     parties.insert(next.custodian.clone());
     parties.insert(party.clone());
     let envelopes = state
-        .publish(&events, &parties, Some(event_id), now)
+        .publish(&events, &parties, &[event_id, follow_up_id], now)
         .await?;
     // The scan goes onto the record read under the lock in one
     // compare-and-set; anything else (a moved record, a failure) takes the
@@ -468,4 +520,31 @@ async fn under_lock(
 pub fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scans_event_ids_are_fixed_by_device_nonce_and_time() {
+        let device = Uuid::now_v7();
+        let at = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
+        let (scan, follow_up) = scan_event_ids(device, "n-1", at);
+        assert_eq!(
+            scan_event_ids(device, "n-1", at),
+            (scan, follow_up),
+            "a re-sent scan"
+        );
+        assert_ne!(scan, follow_up);
+        assert_ne!(scan_event_ids(device, "n-2", at).0, scan, "another nonce");
+        assert_ne!(
+            scan_event_ids(Uuid::now_v7(), "n-1", at).0,
+            scan,
+            "another device"
+        );
+        assert_eq!(scan.get_version_num(), 7);
+        let (seconds, _) = scan.get_timestamp().unwrap().to_unix();
+        assert_eq!(seconds, 1_790_000_000, "ordered by the signed scan time");
+    }
 }

@@ -114,18 +114,19 @@ impl AppState {
     /// Publishes `events` (all about one aggregate, so one partition, in
     /// order) readable by `parties`, waits until the broker acknowledged
     /// every one, then applies them to the projection. `at` is each
-    /// event's time; `first_id` the first event's id when the caller needs
-    /// to know it in advance (a scan's EPCIS event names it). Returns the
+    /// event's time; `ids` the first events' ids where the caller fixes them
+    /// (a scan's events are named by the scan, so a re-sent scan publishes
+    /// the same ids), fresh UUIDv7s for the rest. Returns the
     /// envelopes and whether every one was applied here (if not, the
     /// projection consumer applies it).
     pub async fn record(
         &self,
         events: &[ShipmentEvent],
         parties: &BTreeSet<TenantId>,
-        first_id: Option<Uuid>,
+        ids: &[Uuid],
         at: OffsetDateTime,
     ) -> Result<(Vec<Envelope>, bool), ShipmentsError> {
-        let envelopes = self.publish(events, parties, first_id, at).await?;
+        let envelopes = self.publish(events, parties, ids, at).await?;
         let applied = self.apply(&envelopes).await;
         Ok((envelopes, applied))
     }
@@ -136,7 +137,7 @@ impl AppState {
         &self,
         events: &[ShipmentEvent],
         parties: &BTreeSet<TenantId>,
-        first_id: Option<Uuid>,
+        ids: &[Uuid],
         at: OffsetDateTime,
     ) -> Result<Vec<Envelope>, ShipmentsError> {
         let mut batch = Vec::with_capacity(events.len());
@@ -146,7 +147,7 @@ impl AppState {
                 .map_err(|e| ShipmentsError::Internal(e.into()))?
                 .with_occurred_at(at)
                 .map_err(|e| ShipmentsError::Internal(e.into()))?;
-            if let (0, Some(id)) = (i, first_id) {
+            if let Some(id) = ids.get(i).copied() {
                 envelope = envelope
                     .with_id(id)
                     .map_err(|e| ShipmentsError::Internal(e.into()))?;

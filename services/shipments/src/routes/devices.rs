@@ -204,7 +204,7 @@ async fn register(
     });
     let now = OffsetDateTime::now_utc();
     if let Err(error) = state
-        .record(&[event], &BTreeSet::from([carrier.clone()]), None, now)
+        .record(&[event], &BTreeSet::from([carrier.clone()]), &[], now)
         .await
     {
         if let Err(error) =
@@ -403,7 +403,7 @@ pub(crate) async fn revoke_device(
         .record(
             &[event],
             &BTreeSet::from([carrier]),
-            None,
+            &[],
             OffsetDateTime::now_utc(),
         )
         .await?;

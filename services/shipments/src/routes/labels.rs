@@ -50,6 +50,7 @@ async fn labelled(
     responses(
         (status = 200, description = "The label.", content_type = "image/png", body = Vec<u8>),
         (status = 401, description = "No or an unknown API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key's role may not read shipments.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such shipment visible to the caller.", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
@@ -72,6 +73,7 @@ pub(crate) async fn label_png(
     responses(
         (status = 200, description = "The label.", content_type = "image/svg+xml", body = String),
         (status = 401, description = "No or an unknown API key.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key's role may not read shipments.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such shipment visible to the caller.", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),

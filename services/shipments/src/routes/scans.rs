@@ -79,7 +79,7 @@ pub struct ScanBody {
         (status = 413, description = "The body is too large.", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not application/json.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed scan (`check: format`), time out of range (`check: skew`) or a code that resolves to no shipment (`check: code`).", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The bus or store is unavailable; nothing was published. Retry the same signed scan.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The bus or store is unavailable, or the service is rebuilding its state. Retry the same signed scan: after a failed publish it is `nonce-in-flight` (409) until its lease lapses, then accepted, or refused as a replay naming its event if the broker had taken it.", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/v1/scans")]

@@ -465,7 +465,7 @@ async fn create(state: &AppState, new: NewShipment) -> Result<ShipmentRecord, Sh
     });
     let parties = BTreeSet::from([new.manufacturer, new.carrier]);
     if let Err(error) = state
-        .record(&[event], &parties, None, OffsetDateTime::now_utc())
+        .record(&[event], &parties, &[], OffsetDateTime::now_utc())
         .await
     {
         if let Err(error) =
