@@ -232,11 +232,12 @@ fn parse_event_id(text: &str) -> Result<Uuid, LedgerError> {
 }
 
 /// Whether `principal` may read `envelope`'s body: auditors and admins all;
-/// finance every settlement event; everyone the events naming their tenant.
+/// everyone else — finance included — the events naming their tenant among
+/// its parties. (Freight charges between other tenants are their commercial
+/// business: a finance team reconciles its own tenant's postings only.)
 pub fn may_read(principal: &Principal, envelope: &Envelope) -> bool {
     match principal.role {
         Role::Auditor | Role::Admin => true,
-        Role::Finance if envelope.event_type().as_str().starts_with("settlement.") => true,
         _ => envelope.is_visible_to(&principal.tenant),
     }
 }

@@ -15,6 +15,10 @@
 //!   ends the term (see [`crate::engine`]).
 //! - Persisting: a task appends confirmed blocks to the store, several per
 //!   fsync when it falls behind.
+//! - Tracing: an event whose record carries a W3C `traceparent` gets a
+//!   `ledger.anchor` span in the publisher's trace, open from the moment it
+//!   is taken until its block is confirmed, so one scan can be followed
+//!   from the phone's request to the block that anchors it.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -44,7 +48,9 @@ const PERSIST_QUEUE: usize = 64;
 /// The content type of a block record in `ledger.blocks`.
 pub const BLOCK_CONTENT_TYPE: &str = "application/vnd.tracechain.block";
 
-type Published = (Block, Result<Position, BusError>);
+/// A block, its publication's outcome, and the spans of its traced events
+/// (closed when the outcome is handled).
+type Published = (Block, Result<Position, BusError>, Vec<tracing::Span>);
 
 /// The block being filled.
 #[derive(Debug, Default)]
@@ -53,6 +59,8 @@ struct Pending {
     ids: Vec<Uuid>,
     bytes: usize,
     since: Option<Instant>,
+    /// `ledger.anchor` spans of the events that arrived with a trace context.
+    spans: Vec<tracing::Span>,
 }
 
 /// Ids anchored in blocks that are sealed but not stored yet (and in the
@@ -261,6 +269,15 @@ impl Term<'_> {
                     if full && let End::Fenced = self.seal_with_room().await? {
                         return Ok(End::Fenced);
                     }
+                    if record.headers.get("traceparent").is_some() {
+                        let span = tracing::info_span!(
+                            "ledger.anchor",
+                            event_id = %id,
+                            block_height = tracing::field::Empty,
+                        );
+                        record.headers.set_trace_parent_of(&span);
+                        self.pending.spans.push(span);
+                    }
                     self.pending.bytes += bytes.len();
                     self.pending.events.push(bytes);
                     self.pending.ids.push(id);
@@ -314,6 +331,10 @@ impl Term<'_> {
         )?;
         let height = block.header().height;
         self.recent.by_height.push_back((height, pending.ids));
+        for span in &pending.spans {
+            span.record("block_height", height);
+        }
+        let spans = pending.spans;
         let bus = Arc::clone(&self.engine.bus);
         let topic = self.engine.config.blocks_topic.clone();
         self.in_flight.push_back(Box::pin(async move {
@@ -324,13 +345,13 @@ impl Term<'_> {
             let result = bus
                 .publish_raw(&topic, Some(&height.to_be_bytes()), headers, &record)
                 .await;
-            (block, result)
+            (block, result, spans)
         }));
         Ok(())
     }
 
     /// Handles one acknowledgement (or failure) of a published block.
-    async fn confirm(&mut self, (block, result): Published) -> Result<End, EngineError> {
+    async fn confirm(&mut self, (block, result, _spans): Published) -> Result<End, EngineError> {
         let height = block.header().height;
         let position = match result {
             Ok(position) => position,
