@@ -1,10 +1,14 @@
 //! The `tracechain` binary the whole-system tests run as separate processes.
 //!
 //! Cargo hands a built binary only to its own package's tests
-//! (`CARGO_BIN_EXE_*`), so this crate asks cargo for it: once per test
-//! process, `cargo build` of the binary with the profile the tests were
-//! built with. When `cargo nextest run --workspace` has just built it, that
-//! is a no-op; when only this crate's tests run, it builds what is missing,
+//! (`CARGO_BIN_EXE_*`), so this crate asks cargo for it, once per test
+//! process, exactly as `make test` builds it: `cargo test --workspace
+//! --no-run --test cli` (the `tracechain` package's CLI test, which makes
+//! cargo build the binary) in the tests' profile. The whole workspace is
+//! selected so features resolve as in the workspace's test build: after
+//! `cargo nextest run --workspace` this is a no-op (a quarter of a second),
+//! where `cargo build -p tracechain` would rebuild a dozen crates with other
+//! features. When only this crate's tests run, it builds what is missing,
 //! so a stale binary is never tested. `TRACECHAIN_BIN` overrides the lookup
 //! (a release build, or a binary built elsewhere).
 
@@ -54,14 +58,17 @@ fn build() -> PathBuf {
         .unwrap_or_else(|error| panic!("cannot run cargo to build tracechain: {error}"));
     assert!(
         output.status.success(),
-        "cargo build -p tracechain failed:\n{}",
+        "building the tracechain binary failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|message| {
-            message["reason"] == "compiler-artifact" && message["target"]["name"] == "tracechain"
+            message["reason"] == "compiler-artifact"
+                && message["target"]["name"] == "tracechain"
+                && message["target"]["kind"] == serde_json::json!(["bin"])
+                && message["profile"]["test"] == false
         })
         .find_map(|message| message["executable"].as_str().map(PathBuf::from))
         .expect("cargo reported the tracechain executable")

@@ -28,6 +28,11 @@ pub struct Step<'a> {
     pub kind: &'static str,
 }
 
+/// The same phone scanning each of `kinds` in turn.
+pub fn steps<'a>(phone: &'a Phone, kinds: &[&'static str]) -> Vec<Step<'a>> {
+    kinds.iter().map(|&kind| Step { phone, kind }).collect()
+}
+
 /// How one scan ended.
 #[derive(Debug, Clone)]
 pub struct ScanOutcome {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracechain_e2e::client::{self, Api, Phone};
-use tracechain_e2e::load::{self, Progress, Step};
+use tracechain_e2e::load::{self, Progress};
 use tracechain_e2e::{Deployment, Options};
 use tracechain_testkit::PrivateBroker;
 
@@ -36,20 +36,7 @@ async fn a_broker_restart_mid_load_loses_nothing_and_the_services_reconnect() {
     let shipments =
         client::ship_each(&api, &urls.shipments, &keys.acme, "fastfreight", &items).await;
     let phone = Phone::register(&api, &urls.shipments, "fastfreight", &keys.fastfreight).await;
-    let steps = [
-        Step {
-            phone: &phone,
-            kind: "pickup",
-        },
-        Step {
-            phone: &phone,
-            kind: "checkpoint",
-        },
-        Step {
-            phone: &phone,
-            kind: "delivery",
-        },
-    ];
+    let steps = load::steps(&phone, &["pickup", "checkpoint", "delivery"]);
 
     let progress = Arc::new(Progress::default());
     let restart = {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tracechain_e2e::client::{self, Api, Phone};
-use tracechain_e2e::load::{self, Progress, Step};
+use tracechain_e2e::load::{self, Progress};
 use tracechain_e2e::{Deployment, Options};
 use tracechain_testkit::ChildProcess;
 
@@ -50,20 +50,7 @@ async fn flushall_mid_run_rebuilds_every_answer_and_loses_no_scan() {
     let shipments =
         client::ship_each(&api, &urls.shipments, &keys.acme, "fastfreight", &items).await;
     let phone = Phone::register(&api, &urls.shipments, "fastfreight", &keys.fastfreight).await;
-    let steps = [
-        Step {
-            phone: &phone,
-            kind: "pickup",
-        },
-        Step {
-            phone: &phone,
-            kind: "checkpoint",
-        },
-        Step {
-            phone: &phone,
-            kind: "delivery",
-        },
-    ];
+    let steps = load::steps(&phone, &["pickup", "checkpoint", "delivery"]);
     let (before, during) = shipments.split_at(SHIPMENTS / 2);
 
     // Half the shipments travel and are delivered before the flush.
