@@ -4,6 +4,9 @@
 //! topics, consumer groups and Redis namespaces of this test's own so
 //! tests can run side by side on the shared infrastructure.
 //!
+//! Settings come as an operator gives them: environment variables, and
+//! the port as a `--set http.port=…` flag.
+//!
 //! Leases and timeouts are short (a 3 s delivery timeout, a 6 s session,
 //! 10 s scan leases) so a test that kills a process waits seconds, not
 //! minutes, for its leases to lapse; the services' own start-up check that
@@ -168,12 +171,11 @@ impl Deployment {
             ledger: format!("http://127.0.0.1:{}", ports[2]),
         };
         let path = |p: &Path| p.to_string_lossy().into_owned();
-        let common = |port: u16, extra: Vec<(&str, String)>| -> Vec<(String, String)> {
+        let common = |extra: Vec<(&str, String)>| -> Vec<(String, String)> {
             let mut envs: Vec<(String, String)> = [
                 ("RUST_LOG", options.log_filter.clone()),
                 ("TRACECHAIN_LOG_FORMAT", "pretty".to_owned()),
                 ("TRACECHAIN_HTTP__HOST", "127.0.0.1".to_owned()),
-                ("TRACECHAIN_HTTP__PORT", port.to_string()),
                 ("TRACECHAIN_BUS__BROKERS", options.brokers.clone()),
                 ("TRACECHAIN_BUS__SESSION_TIMEOUT_MS", "6000".to_owned()),
                 ("TRACECHAIN_BUS__DELIVERY_TIMEOUT_MS", "3000".to_owned()),
@@ -226,22 +228,37 @@ impl Deployment {
         ]);
         let mut ledger = ServiceProcess::new(
             "ledger",
-            &["serve", "ledger"],
-            common(ports[2], ledger_envs),
+            &[
+                "serve",
+                "ledger",
+                "--set",
+                &format!("http.port={}", ports[2]),
+            ],
+            common(ledger_envs),
             dir.path(),
             vec![urls.ledger.clone()],
         );
         let mut registry = ServiceProcess::new(
             "registry",
-            &["serve", "registry"],
-            common(ports[0], registry_envs),
+            &[
+                "serve",
+                "registry",
+                "--set",
+                &format!("http.port={}", ports[0]),
+            ],
+            common(registry_envs),
             dir.path(),
             vec![urls.registry.clone()],
         );
         let mut shipments = ServiceProcess::new(
             "shipments",
-            &["serve", "shipments"],
-            common(ports[1], shipments_envs),
+            &[
+                "serve",
+                "shipments",
+                "--set",
+                &format!("http.port={}", ports[1]),
+            ],
+            common(shipments_envs),
             dir.path(),
             vec![urls.shipments.clone()],
         );

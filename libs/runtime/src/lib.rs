@@ -38,7 +38,7 @@ pub use process::{
 };
 pub use projection::{keep_projection_current, start_projection};
 pub use settings::{
-    BusKind, BusSettings, SettingError, SettingsError, StoreKind, StoreSettings, invalid,
-    load_settings, validate_base_url, validate_projection_name,
+    BusKind, BusSettings, SettingError, SettingOverride, SettingsError, StoreKind, StoreSettings,
+    invalid, load_settings, load_settings_with, validate_base_url, validate_projection_name,
 };
 pub use topics::{TopicsReady, ensure_topics_in_background};

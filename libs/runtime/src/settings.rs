@@ -1,7 +1,10 @@
 //! Typed settings, layered: the struct's `Default`, then an optional TOML
 //! file, then environment variables `TRACECHAIN_<SECTION>__<KEY>` (double
 //! underscore between levels, e.g. `TRACECHAIN_BUS__BROKERS`,
-//! `TRACECHAIN_HTTP__PORT`). The Helm chart sets exactly these names.
+//! `TRACECHAIN_HTTP__PORT`), then command-line overrides `--set
+//! <section>.<key>=<value>` ([`SettingOverride`]). One name per setting
+//! everywhere: `http.port` in a file's `[http]` table, in
+//! `TRACECHAIN_HTTP__PORT`, in `--set http.port=8081` and in the Helm values.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -181,9 +184,71 @@ pub enum SettingsError {
     Invalid(#[from] Box<figment::Error>),
 }
 
+/// One `--set <section>.<key>=<value>`: the value is read as a TOML value
+/// (`8081`, `true`, `["a", "b"]`, `"text"`), and as a plain string when it
+/// is not one, so `--set bus.brokers=kafka:9092` needs no quotes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingOverride {
+    /// `key = value` as one line of TOML (dotted key).
+    line: String,
+}
+
+impl std::str::FromStr for SettingOverride {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (key, value) = text
+            .split_once('=')
+            .ok_or_else(|| format!("{text:?} is not <section>.<key>=<value>"))?;
+        let key = key.trim();
+        let well_formed = !key.is_empty()
+            && key.split('.').all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            });
+        if !well_formed {
+            return Err(format!(
+                "{key:?} is not a setting name: dot-separated lowercase words, as in http.port"
+            ));
+        }
+        let as_toml = format!("{key} = {value}");
+        let line = if Figment::from(Toml::string(&as_toml))
+            .extract::<figment::value::Dict>()
+            .is_ok()
+        {
+            as_toml
+        } else {
+            let quoted: String = value
+                .chars()
+                .flat_map(|c| match c {
+                    '"' => vec!['\\', '"'],
+                    '\\' => vec!['\\', '\\'],
+                    c if c.is_control() => format!("\\u{:04x}", u32::from(c)).chars().collect(),
+                    c => vec![c],
+                })
+                .collect();
+            format!("{key} = \"{quoted}\"")
+        };
+        Ok(SettingOverride { line })
+    }
+}
+
 /// Loads `T`: its `Default`, then `file` (TOML) if given, then environment
 /// variables `TRACECHAIN_<SECTION>__<KEY>`.
 pub fn load_settings<T>(file: Option<&Path>) -> Result<T, SettingsError>
+where
+    T: Serialize + DeserializeOwned + Default,
+{
+    load_settings_with(file, &[])
+}
+
+/// [`load_settings`], then `overrides` on top (the command line's `--set`).
+pub fn load_settings_with<T>(
+    file: Option<&Path>,
+    overrides: &[SettingOverride],
+) -> Result<T, SettingsError>
 where
     T: Serialize + DeserializeOwned + Default,
 {
@@ -195,6 +260,9 @@ where
         figment = figment.merge(Toml::file(file));
     }
     figment = figment.merge(Env::prefixed("TRACECHAIN_").split("__"));
+    for setting in overrides {
+        figment = figment.merge(Toml::string(&setting.line));
+    }
     figment
         .extract()
         .map_err(|e| SettingsError::Invalid(Box::new(e)))
@@ -211,6 +279,54 @@ mod tests {
     struct Example {
         bus: BusSettings,
         store: StoreSettings,
+    }
+
+    #[test]
+    fn overrides_win_over_env_and_read_toml_or_text() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TRACECHAIN_BUS__BROKERS", "env:9092");
+            let overrides: Vec<SettingOverride> = [
+                "bus.brokers=flag:9092",
+                "store.kind=embedded",
+                "bus.session_timeout_ms=6000",
+            ]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+            let settings: Example = load_settings_with(None, &overrides).unwrap();
+            assert_eq!(settings.bus.brokers, "flag:9092", "a flag wins over env");
+            assert_eq!(
+                settings.store.kind,
+                StoreKind::Embedded,
+                "bare text is a string"
+            );
+            assert_eq!(
+                settings.bus.session_timeout_ms, 6000,
+                "a number is a number"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_malformed_override_is_refused_naming_it() {
+        for bad in [
+            "no-equals-sign",
+            "=value",
+            "Bus.brokers=x",
+            "bus..brokers=x",
+            "bus brokers=x",
+        ] {
+            assert!(bad.parse::<SettingOverride>().is_err(), "{bad}");
+        }
+        let quoted: SettingOverride = r#"store.url=redis://h:1/?a="b""#.parse().unwrap();
+        assert_eq!(quoted.line, r#"store.url = "redis://h:1/?a=\"b\"""#);
+    }
+
+    #[test]
+    fn an_override_of_an_unknown_key_is_refused() {
+        let overrides = ["bus.no_such_key=1".parse::<SettingOverride>().unwrap()];
+        assert!(load_settings_with::<Example>(None, &overrides).is_err());
     }
 
     #[test]

@@ -377,10 +377,13 @@ fn readiness(bus: &Arc<dyn EventBus>, topics: &TopicsReady, engine: &Arc<Engine>
 /// `config` (TOML) and `TRACECHAIN_*` environment variables; the bus they
 /// name; until SIGTERM or Ctrl-C. The ledger's `main` and `tracechain
 /// serve ledger` both call this.
-pub async fn serve(config: Option<&std::path::Path>) -> anyhow::Result<()> {
+pub async fn serve(
+    config: Option<&std::path::Path>,
+    overrides: &[tracechain_runtime::SettingOverride],
+) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    let settings: LedgerSettings =
-        tracechain_runtime::load_settings(config).context("loading the ledger settings")?;
+    let settings: LedgerSettings = tracechain_runtime::load_settings_with(config, overrides)
+        .context("loading the ledger settings")?;
     let bus = tracechain_runtime::connect_bus(&settings.bus).context("setting up the bus")?;
     let app = Application::build(settings, bus)
         .await

@@ -183,13 +183,17 @@ impl Application {
 }
 
 /// Runs the service as its own process would: settings from defaults,
-/// `config` (TOML) and `TRACECHAIN_*` environment variables; the bus and
+/// `config` (TOML), `TRACECHAIN_*` environment variables and `overrides`
+/// (`--set`); the bus and
 /// store they name; until SIGTERM or Ctrl-C; then the store is closed. The
 /// service's `main` and `tracechain serve registry` both call this.
-pub async fn serve(config: Option<&std::path::Path>) -> anyhow::Result<()> {
+pub async fn serve(
+    config: Option<&std::path::Path>,
+    overrides: &[tracechain_runtime::SettingOverride],
+) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    let settings: RegistrySettings =
-        tracechain_runtime::load_settings(config).context("loading the registry settings")?;
+    let settings: RegistrySettings = tracechain_runtime::load_settings_with(config, overrides)
+        .context("loading the registry settings")?;
     let infra = Infrastructure::connect(
         &settings.bus,
         &settings.store,

@@ -8,5 +8,5 @@ use tracechain_telemetry::TelemetryConfig;
 async fn main() -> anyhow::Result<()> {
     let _telemetry = tracechain_telemetry::init(&TelemetryConfig::from_env(SERVICE_NAME)?)?;
     let config = tracechain_runtime::config_file_argument(env!("CARGO_BIN_NAME"))?;
-    tracechain_shipments::startup::serve(config.as_deref()).await
+    tracechain_shipments::startup::serve(config.as_deref(), &[]).await
 }

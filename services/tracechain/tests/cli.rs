@@ -114,3 +114,16 @@ fn bad_role_or_tenant_is_refused_with_a_clear_error() {
     ]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn serve_refuses_a_malformed_or_unknown_setting_flag_naming_it() {
+    let out = tracechain(&["serve", "registry", "--set", "http.port"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("<section>.<key>=<value>"), "{said}");
+
+    let out = tracechain(&["serve", "registry", "--set", "http.no_such_setting=1"]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("no_such_setting"), "{said}");
+}

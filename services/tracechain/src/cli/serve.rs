@@ -1,11 +1,13 @@
 //! `tracechain serve <service>`: one service as its own process, against
 //! Kafka and Redis (or whatever its settings name), configured by
-//! `--config <file>` and `TRACECHAIN_*` environment variables — the same
+//! `--config <file>`, `TRACECHAIN_*` environment variables and `--set
+//! <section>.<key>=<value>` flags, in that order of precedence — the same
 //! setting names as the service's own binary and the Helm values.
 
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use tracechain_runtime::SettingOverride;
 use tracechain_telemetry::TelemetryConfig;
 
 /// The services `serve` runs.
@@ -26,6 +28,11 @@ pub(crate) struct ServeArgs {
     /// A TOML settings file (then `TRACECHAIN_<SECTION>__<KEY>` overrides).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// A setting by its name, over the file and the environment: `--set
+    /// http.port=8081 --set bus.brokers=kafka:9092` (repeatable; the value
+    /// is TOML, or text).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    overrides: Vec<SettingOverride>,
 }
 
 impl ServeArgs {
@@ -40,9 +47,13 @@ impl ServeArgs {
             let _telemetry = tracechain_telemetry::init(&TelemetryConfig::from_env(name)?)?;
             let config = self.config.as_deref();
             match self.service {
-                Service::Registry => tracechain_registry::startup::serve(config).await,
-                Service::Shipments => tracechain_shipments::startup::serve(config).await,
-                Service::Ledger => tracechain_ledger::startup::serve(config).await,
+                Service::Registry => {
+                    tracechain_registry::startup::serve(config, &self.overrides).await
+                }
+                Service::Shipments => {
+                    tracechain_shipments::startup::serve(config, &self.overrides).await
+                }
+                Service::Ledger => tracechain_ledger::startup::serve(config, &self.overrides).await,
             }
         })
     }
