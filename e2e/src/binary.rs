@@ -34,24 +34,46 @@ pub fn tracechain() -> &'static Path {
     })
 }
 
-/// `cargo build -p tracechain --bin tracechain` in the profile this test
-/// was built with; the path cargo reports for the executable.
+/// Builds the binary as the workspace's tests build it, in the profile
+/// this test was built with; the path cargo reports for the executable.
 fn build() -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace_root())
         .args([
-            "build",
+            "test",
+            "--workspace",
+            "--no-run",
             "--locked",
-            "-p",
-            "tracechain",
-            "--bin",
-            "tracechain",
+            "--test",
+            "cli",
         ])
         .arg("--message-format=json-render-diagnostics");
     if !cfg!(debug_assertions) {
         command.arg("--release");
+    }
+    // The test runner gives this process the e2e package's own variables
+    // (`CARGO_PKG_DESCRIPTION`…). Cargo would take them for a change in what
+    // the binary was compiled with (clap's `about` reads one) and rebuild
+    // it: strip what describes this test, keep cargo's own settings.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        let describes_this_test = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+            || matches!(
+                name.as_str(),
+                "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR" | "CARGO_RUSTC_CURRENT_DIR"
+            );
+        if describes_this_test {
+            command.env_remove(&name);
+        }
     }
     let output = command
         .output()
