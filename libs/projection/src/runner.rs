@@ -212,9 +212,74 @@ impl ProjectionRunner {
         // The store can lose its state while no event arrives; a watchdog
         // notices that without waiting for traffic.
         let watchdog = tokio::spawn(self.clone().watch_marker(shutdown.clone()));
-        let result = run_consumer_with(consumer, bus, self, options, shutdown).await;
+        // A group left with a partition nobody consumes (a broker that keeps
+        // a dead member's assignment) stalls forever unless someone rejoins.
+        let leave = shutdown.child_token();
+        let stalls = tokio::spawn(self.clone().watch_stalls(leave.clone()));
+        let result = run_consumer_with(consumer, bus, self, options, leave).await;
         watchdog.abort();
+        stalls.abort();
         Ok(result?)
+    }
+
+    /// How long a partition may lag without any progress before the
+    /// member leaves the group to make it rebalance: five session timeouts,
+    /// past any rebalance a live group goes through.
+    fn stall_limit(&self) -> Duration {
+        5 * self
+            .options
+            .consumer
+            .session_timeout
+            .unwrap_or(Duration::from_secs(10))
+    }
+
+    /// Cancels `leave` (ending this consumer: the runner's caller joins
+    /// again) when a partition of the projection's topics has had records
+    /// to apply, and no member applied any, for [`Self::stall_limit`].
+    /// Progress is read from the applied positions every member writes to
+    /// the shared store, so a partition another member owns counts too.
+    async fn watch_stalls(self, leave: CancellationToken) {
+        let limit = self.stall_limit();
+        let mut interval = tokio::time::interval(limit / 5);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut seen: std::collections::HashMap<(String, i32), (Option<i64>, Instant)> =
+            std::collections::HashMap::new();
+        loop {
+            tokio::select! {
+                () = leave.cancelled() => return,
+                _ = interval.tick() => {}
+            }
+            let mut positions = AppliedPositions::new(self.projector.name());
+            for topic in self.projector.topics() {
+                let Ok(ends) = self.bus.end_offsets(&topic).await else {
+                    continue;
+                };
+                for (partition, end) in ends {
+                    let Ok(applied) = positions
+                        .applied(self.store.as_ref(), &topic, partition)
+                        .await
+                    else {
+                        continue;
+                    };
+                    let behind = end > 0 && applied.is_none_or(|a| a + 1 < end);
+                    let key = (topic.clone(), partition);
+                    let entry = seen.entry(key).or_insert((applied, Instant::now()));
+                    if !behind || entry.0 != applied {
+                        *entry = (applied, Instant::now());
+                        continue;
+                    }
+                    if entry.1.elapsed() >= limit {
+                        tracing::warn!(
+                            projection = %self.projector.name(), %topic, partition,
+                            ?applied, end, stalled_secs = entry.1.elapsed().as_secs(),
+                            "No member applies this partition; leaving the group to make it rebalance"
+                        );
+                        leave.cancel();
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     /// Checks the completeness marker every `marker_check_interval` and
