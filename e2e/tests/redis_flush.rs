@@ -109,23 +109,21 @@ async fn flushall_mid_run_rebuilds_every_answer_and_loses_no_scan() {
     }
     let snapshot: Vec<Value> =
         futures::future::join_all(reads.iter().map(|(url, key)| api.get_ok(url, key))).await;
-    let resolver = |path: &str| {
-        format!(
-            "{}{}",
-            urls.registry,
-            path.split_once("/01/")
-                .map(|(_, p)| format!("/01/{p}"))
-                .unwrap()
-        )
-    };
-    let public = api
-        .send(
+    // The item's public Digital Link, asked of the registry for JSON.
+    let path = product
+        .split_once("/01/")
+        .map(|(_, p)| format!("/01/{p}"))
+        .expect("a Digital Link");
+    let resolve = || async {
+        api.send(
             api.client
-                .get(resolver(&product))
+                .get(format!("{}{path}", urls.registry))
                 .header("accept", "application/json"),
         )
         .await
-        .expect("the resolver answers");
+        .expect("the resolver answers")
+    };
+    let public = resolve().await;
     assert_eq!(public.0, 200, "{public:?}");
 
     // The other half travels while Redis loses everything.
@@ -198,15 +196,11 @@ async fn flushall_mid_run_rebuilds_every_answer_and_loses_no_scan() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let again = api
-        .send(
-            api.client
-                .get(resolver(&product))
-                .header("accept", "application/json"),
-        )
-        .await
-        .expect("the resolver answers");
-    assert_eq!(again, public, "the public resolver answers as before");
+    assert_eq!(
+        resolve().await,
+        public,
+        "the public resolver answers as before"
+    );
 
     // A replay of a scan recorded before the flush is still refused,
     // naming the event it was recorded as.
