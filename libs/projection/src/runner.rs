@@ -242,8 +242,7 @@ impl ProjectionRunner {
         let limit = self.stall_limit();
         let mut interval = tokio::time::interval(limit / 5);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut seen: std::collections::HashMap<(String, i32), (Option<i64>, Instant)> =
-            std::collections::HashMap::new();
+        let mut clock = StallClock::default();
         loop {
             tokio::select! {
                 () = leave.cancelled() => return,
@@ -261,17 +260,11 @@ impl ProjectionRunner {
                     else {
                         continue;
                     };
-                    let behind = end > 0 && applied.is_none_or(|a| a + 1 < end);
-                    let key = (topic.clone(), partition);
-                    let entry = seen.entry(key).or_insert((applied, Instant::now()));
-                    if !behind || entry.0 != applied {
-                        *entry = (applied, Instant::now());
-                        continue;
-                    }
-                    if entry.1.elapsed() >= limit {
+                    let stalled = clock.observe(&topic, partition, applied, end, Instant::now());
+                    if stalled >= limit {
                         tracing::warn!(
                             projection = %self.projector.name(), %topic, partition,
-                            ?applied, end, stalled_secs = entry.1.elapsed().as_secs(),
+                            ?applied, end, stalled_secs = stalled.as_secs(),
                             "No member applies this partition; leaving the group to make it rebalance"
                         );
                         leave.cancel();
@@ -312,6 +305,39 @@ impl ProjectionRunner {
     }
 }
 
+/// When each partition of a projection last made progress while it had
+/// records to apply.
+#[derive(Debug, Default)]
+struct StallClock {
+    /// Per topic and partition: the applied offset last seen, and since when.
+    since: std::collections::HashMap<(String, i32), (Option<i64>, Instant)>,
+}
+
+impl StallClock {
+    /// Records that `partition` of `topic` has `applied` of the offsets
+    /// below `end` at `now`; how long it has had records to apply without
+    /// any being applied (zero when it is caught up or just moved).
+    fn observe(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        applied: Option<i64>,
+        end: i64,
+        now: Instant,
+    ) -> Duration {
+        let behind = end > 0 && applied.is_none_or(|a| a + 1 < end);
+        let entry = self
+            .since
+            .entry((topic.to_owned(), partition))
+            .or_insert((applied, now));
+        if !behind || entry.0 != applied {
+            *entry = (applied, now);
+            return Duration::ZERO;
+        }
+        now.saturating_duration_since(entry.1)
+    }
+}
+
 #[async_trait]
 impl Handler for ProjectionRunner {
     async fn handle(&self, record: &Record, envelope: &Envelope) -> Result<(), HandlerError> {
@@ -336,7 +362,16 @@ impl Handler for ProjectionRunner {
                 // state is missing. Rebuild, then apply it again.
                 match self.ensure_complete().await {
                     Ok(Some(_)) => Err(HandlerError::transient(error)),
-                    Ok(None) => Err(HandlerError::permanent(error)),
+                    Ok(None) => {
+                        // Dead-lettered: the projection has moved past it,
+                        // and its partition must not look stalled for it.
+                        self.positions.lock().await.mark(
+                            &record.topic,
+                            record.partition,
+                            record.offset,
+                        );
+                        Err(HandlerError::permanent(error))
+                    }
                     Err(rebuild) => Err(HandlerError::transient(rebuild)),
                 }
             }
@@ -350,5 +385,43 @@ impl Handler for ProjectionRunner {
             .await
             .map_err(HandlerError::transient)?;
         self.store.flush().await.map_err(HandlerError::transient)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partition_stalls_only_while_it_lags_without_progress() {
+        let mut clock = StallClock::default();
+        let t0 = Instant::now();
+        let at = |secs| t0 + Duration::from_secs(secs);
+        // Caught up (applied the last offset, 9 of end 10), or empty: never stalled.
+        assert_eq!(clock.observe("t", 0, Some(9), 10, at(0)), Duration::ZERO);
+        assert_eq!(clock.observe("t", 0, Some(9), 10, at(100)), Duration::ZERO);
+        assert_eq!(clock.observe("t", 1, None, 0, at(100)), Duration::ZERO);
+        // Lagging and not moving: the stall grows from the first sight.
+        assert_eq!(clock.observe("t", 0, Some(9), 20, at(100)), Duration::ZERO);
+        assert_eq!(
+            clock.observe("t", 0, Some(9), 25, at(130)),
+            Duration::from_secs(30)
+        );
+        // Progress restarts the clock; other partitions keep their own.
+        assert_eq!(clock.observe("t", 0, Some(12), 25, at(140)), Duration::ZERO);
+        assert_eq!(
+            clock.observe("t", 0, Some(12), 25, at(150)),
+            Duration::from_secs(10)
+        );
+        assert_eq!(clock.observe("t", 2, None, 5, at(150)), Duration::ZERO);
+        assert_eq!(
+            clock.observe("t", 2, None, 5, at(170)),
+            Duration::from_secs(20)
+        );
+        assert_eq!(
+            clock.observe("u", 2, None, 5, at(170)),
+            Duration::ZERO,
+            "per topic"
+        );
     }
 }
