@@ -148,6 +148,17 @@ pub async fn seed_items(
     links
 }
 
+/// A create-shipment body: `items` for `carrier`, from a GLN to an address.
+pub fn shipment_body(carrier: &str, items: &[String]) -> Value {
+    json!({
+        "carrier_id": carrier,
+        "items": items,
+        "origin": {"gln": "9506000134352"},
+        "destination": {"address": "1 Dock Road, Rotterdam", "lat": 51.9, "lon": 4.5},
+        "due_by": "2026-12-31T12:00:00Z",
+    })
+}
+
 /// Creates a shipment of `items` for `carrier`; retries while shipments has
 /// not yet learned the items from the registry's events (422), for up to
 /// 60 s. The created shipment.
@@ -164,13 +175,7 @@ pub async fn ship(
             .post(
                 &format!("{shipments}/v1/shipments"),
                 Some(manufacturer_key),
-                &json!({
-                    "carrier_id": carrier,
-                    "items": items,
-                    "origin": {"gln": "9506000134352"},
-                    "destination": {"address": "1 Dock Road, Rotterdam", "lat": 51.9, "lon": 4.5},
-                    "due_by": "2026-12-31T12:00:00Z",
-                }),
+                &shipment_body(carrier, items),
             )
             .await;
         if status == 201 {

@@ -969,7 +969,7 @@ async fn build(world: &World, op: Op, side: Side, who: Who) -> Request {
         Op::CreateShipment => {
             // The side's own item: shipped by its manufacturer, by another
             // (unknown to it), or by an admin naming the manufacturer.
-            let mut request = shipment_body(carrier, &[party.fresh_item()]);
+            let mut request = client::shipment_body(carrier, &[party.fresh_item()]);
             if who == Who::Admin {
                 request["manufacturer"] = json!(party.manufacturer);
             }
@@ -1053,17 +1053,6 @@ async fn build(world: &World, op: Op, side: Side, who: Who) -> Request {
         marker,
         owner,
     }
-}
-
-/// A create-shipment body for `items` with `carrier`.
-fn shipment_body(carrier: &str, items: &[String]) -> Value {
-    json!({
-        "carrier_id": carrier,
-        "items": items,
-        "origin": {"gln": "9506000134352"},
-        "destination": {"address": "1 Dock Road, Rotterdam", "lat": 51.9, "lon": 4.5},
-        "due_by": "2026-12-31T12:00:00Z",
-    })
 }
 
 /// A fresh, empty lot of `party`'s product, made by its manufacturer.

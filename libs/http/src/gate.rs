@@ -40,16 +40,21 @@ impl ServingGate {
         if !closed.load(Ordering::Acquire) || !DATA_PREFIXES.iter().any(|p| path.starts_with(p)) {
             return None;
         }
-        Some(
-            Problem::typed(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "state-rebuilding",
-                "State being rebuilt",
-            )
-            .with_detail("this service is rebuilding its state from the event log; retry shortly")
-            .with_header("retry-after", "1"),
-        )
+        Some(rebuilding_problem())
     }
+}
+
+/// The 503 for a request that needs state being rebuilt: what the gate
+/// answers, and what a handler answers when it finds the state partial
+/// itself before the gate closed.
+pub fn rebuilding_problem() -> Problem {
+    Problem::typed(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "state-rebuilding",
+        "State being rebuilt",
+    )
+    .with_detail("this service is rebuilding its state from the event log; retry shortly")
+    .with_header("retry-after", "1")
 }
 
 #[cfg(test)]

@@ -396,12 +396,7 @@ impl ApiError for ShipmentsError {
                 "Idempotency-Key reused",
             ),
             ShipmentsError::Scan(refusal) => refusal.problem(),
-            ShipmentsError::Rebuilding => typed(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "state-rebuilding",
-                "State being rebuilt",
-            )
-            .with_header("retry-after", "1"),
+            ShipmentsError::Rebuilding => tracechain_http::gate::rebuilding_problem(),
             ShipmentsError::Bus(error) => tracechain_runtime::bus_problem(error),
             ShipmentsError::Store(error) if error.is_unavailable() => {
                 tracechain_runtime::store_problem(error)
